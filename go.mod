@@ -1,0 +1,3 @@
+module github.com/signpost-dns/signpost
+
+go 1.26
