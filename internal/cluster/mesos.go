@@ -78,12 +78,12 @@ type Framework struct {
 	ID   string
 	Name string
 	// PID is the scheduler's UPID; empty for HTTP-API frameworks.
-	PID       string
-	Hostname  string
-	WebUIURL  string
-	Role      string
-	Active    bool
-	Tasks     []Task
+	PID      string
+	Hostname string
+	WebUIURL string
+	Role     string
+	Active   bool
+	Tasks    []Task
 }
 
 // TaskState is a Mesos task state name, TASK_RUNNING and the like.
@@ -91,20 +91,20 @@ type TaskState string
 
 // The task states a Mesos master reports.
 const (
-	TaskStaging          TaskState = "TASK_STAGING"
-	TaskStarting         TaskState = "TASK_STARTING"
-	TaskRunning          TaskState = "TASK_RUNNING"
-	TaskKilling          TaskState = "TASK_KILLING"
-	TaskFinished         TaskState = "TASK_FINISHED"
-	TaskFailed           TaskState = "TASK_FAILED"
-	TaskKilled           TaskState = "TASK_KILLED"
-	TaskError            TaskState = "TASK_ERROR"
-	TaskLost             TaskState = "TASK_LOST"
-	TaskDropped          TaskState = "TASK_DROPPED"
-	TaskUnreachable      TaskState = "TASK_UNREACHABLE"
-	TaskGone             TaskState = "TASK_GONE"
-	TaskGoneByOperator   TaskState = "TASK_GONE_BY_OPERATOR"
-	TaskUnknown          TaskState = "TASK_UNKNOWN"
+	TaskStaging        TaskState = "TASK_STAGING"
+	TaskStarting       TaskState = "TASK_STARTING"
+	TaskRunning        TaskState = "TASK_RUNNING"
+	TaskKilling        TaskState = "TASK_KILLING"
+	TaskFinished       TaskState = "TASK_FINISHED"
+	TaskFailed         TaskState = "TASK_FAILED"
+	TaskKilled         TaskState = "TASK_KILLED"
+	TaskError          TaskState = "TASK_ERROR"
+	TaskLost           TaskState = "TASK_LOST"
+	TaskDropped        TaskState = "TASK_DROPPED"
+	TaskUnreachable    TaskState = "TASK_UNREACHABLE"
+	TaskGone           TaskState = "TASK_GONE"
+	TaskGoneByOperator TaskState = "TASK_GONE_BY_OPERATOR"
+	TaskUnknown        TaskState = "TASK_UNKNOWN"
 )
 
 // Terminal reports whether a task in state s will never run again.
@@ -127,8 +127,8 @@ type Task struct {
 	State       TaskState
 	Role        string
 	// Ports are the port ranges in the task's resources.
-	Ports    []PortRange
-	Labels   []Label
+	Ports  []PortRange
+	Labels []Label
 	// Statuses are in the order the master wrote them, which is not guaranteed
 	// to be chronological; use LatestStatus.
 	Statuses  []TaskStatus
@@ -177,10 +177,10 @@ type TaskStatus struct {
 
 // NetworkInfo is one network a container is attached to.
 type NetworkInfo struct {
-	Name        string
-	IPAddresses []IPAddress
-	Groups      []string
-	Labels      []Label
+	Name         string
+	IPAddresses  []IPAddress
+	Groups       []string
+	Labels       []Label
 	PortMappings []PortMapping
 }
 
