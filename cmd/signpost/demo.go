@@ -1,0 +1,153 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/signpost-dns/signpost/internal/sim/control"
+	"github.com/signpost-dns/signpost/internal/sim/simserver"
+)
+
+// demoApps are posted to the simulated Marathon as an operator would: one app
+// of each networking kind a real cluster has, with Marathon-LB labels and a
+// Mesos health check, and one TCP service.
+var demoApps = []string{
+	`{"id":"/web","instances":3,"cmd":"python3 -m http.server $PORT0",
+	  "portDefinitions":[{"port":10000,"protocol":"tcp","name":"http"}],
+	  "labels":{"HAPROXY_GROUP":"external","HAPROXY_0_VHOST":"web.example.com"},
+	  "healthChecks":[{"protocol":"MESOS_HTTP","path":"/health","portIndex":0,"intervalSeconds":5,"maxConsecutiveFailures":3}]}`,
+	`{"id":"/shop/api","instances":2,
+	  "container":{"type":"DOCKER","docker":{"image":"shop/api:1.4"},
+	    "portMappings":[{"containerPort":8080,"hostPort":0,"servicePort":10001,"protocol":"tcp","name":"api"}]},
+	  "networks":[{"mode":"container/bridge"}],
+	  "labels":{"HAPROXY_GROUP":"external","HAPROXY_0_VHOST":"shop.example.com","HAPROXY_0_PATH":"/api"}}`,
+	`{"id":"/shop/cache","instances":1,
+	  "container":{"type":"MESOS","portMappings":[{"containerPort":6379,"protocol":"tcp","name":"redis"}]},
+	  "networks":[{"mode":"container","name":"dcos"}],
+	  "labels":{"SIGNPOST_SIM_KIND":"tcp"}}`,
+}
+
+func setupDemo(fs *flag.FlagSet) func(context.Context, *env) error {
+	var f simFlags
+	f.register(fs, true)
+	once := fs.Bool("once", false, "set up, check and print, then exit instead of running until interrupted")
+	return func(ctx context.Context, e *env) error {
+		cfg, err := f.config(e)
+		if err != nil {
+			return err
+		}
+		s, err := simserver.Start(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		for _, app := range demoApps {
+			resp, err := http.Post(s.MarathonURL+"/v2/apps", "application/json", strings.NewReader(app))
+			if err != nil {
+				return fmt.Errorf("posting a sample app to Marathon: %w", err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusCreated {
+				return fmt.Errorf("posting a sample app to Marathon: %s: %s", resp.Status, body)
+			}
+		}
+		if err := printDemo(ctx, e.stdout, s); err != nil {
+			return err
+		}
+		if *once {
+			return nil
+		}
+		fmt.Fprintln(e.stdout, "\nRunning until interrupted (Ctrl-C).")
+		select {
+		case <-ctx.Done():
+		case err := <-s.Err():
+			return err
+		}
+		return nil
+	}
+}
+
+// printDemo shows the cluster, proves a task of each app answers over a real
+// socket, and lists what to try next.
+func printDemo(ctx context.Context, w io.Writer, s *simserver.Server) error {
+	var list struct {
+		Tasks []control.TaskView `json:"tasks"`
+	}
+	resp, err := http.Get(s.ControlURL + "/sim/v1/tasks")
+	if err != nil {
+		return err
+	}
+	err = json.NewDecoder(resp.Body).Decode(&list)
+	resp.Body.Close()
+	if err != nil {
+		return fmt.Errorf("reading the task list: %w", err)
+	}
+	fmt.Fprintf(w, "Signpost demo: a simulated Mesos + Marathon cluster with real tasks\n\n")
+	fmt.Fprintf(w, "  Mesos master   %s   (try /master/state)\n", s.MasterURLs[0])
+	fmt.Fprintf(w, "  Marathon       %s   (try /v2/apps?embed=apps.tasks)\n", s.MarathonURL)
+	fmt.Fprintf(w, "  Control API    %s   (try /sim/v1/tasks)\n\n", s.ControlURL)
+	fmt.Fprintf(w, "Tasks, each a real listener on loopback:\n")
+	var firstWeb string
+	for _, t := range list.Tasks {
+		addr := t.IP
+		if len(t.Ports) > 0 {
+			addr = net.JoinHostPort(t.Host, strconv.Itoa(t.Ports[0]))
+		} else if t.AppID == "/shop/cache" {
+			addr = net.JoinHostPort(t.IP, "6379")
+		}
+		answer := probe(ctx, addr, t.AppID == "/shop/cache")
+		fmt.Fprintf(w, "  %-12s %-48s %-22s %s\n", t.AppID, t.ID, addr, answer)
+		if firstWeb == "" && t.AppID == "/web" {
+			firstWeb = t.ID
+		}
+	}
+	fmt.Fprintf(w, "\nsignpost dns and signpost lb are not built yet (issues #3, #4); the cluster they will serve is running.\n")
+	fmt.Fprintf(w, "\nTry:\n")
+	fmt.Fprintf(w, "  curl -s %s/master/state | head -c 600\n", s.MasterURLs[0])
+	fmt.Fprintf(w, "  curl -s -N -H 'Accept: text/event-stream' %s/v2/events &   # follow Marathon's event bus\n", s.MarathonURL)
+	fmt.Fprintf(w, "  curl -s -X PUT -d '{\"instances\":5}' %s/v2/apps/web        # scale up\n", s.MarathonURL)
+	if firstWeb != "" {
+		fmt.Fprintf(w, "  curl -s -X POST -d '{\"healthy\":false}' %s/sim/v1/tasks/%s/health   # fail a health check\n", s.ControlURL, firstWeb)
+	}
+	fmt.Fprintf(w, "  curl -s -X PUT -d '{\"master\":-1}' %s/sim/v1/leader       # lose the Mesos leader\n", s.ControlURL)
+	return nil
+}
+
+// probe reaches a task and returns the first thing it says.
+func probe(ctx context.Context, addr string, tcp bool) string {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	if tcp {
+		var d net.Dialer
+		conn, err := d.DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return "unreachable: " + err.Error()
+		}
+		defer conn.Close()
+		conn.SetDeadline(time.Now().Add(3 * time.Second))
+		line, err := bufio.NewReader(conn).ReadString('\n')
+		if err != nil {
+			return "no greeting: " + err.Error()
+		}
+		return "tcp greets with " + strings.TrimSpace(line)
+	}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "unreachable: " + err.Error()
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	return resp.Status[:3] + " " + string(bytes.TrimSpace(body))
+}

@@ -1,0 +1,111 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func runArgs(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(context.Background(), args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestBadInputExitsTwoWithOneLine(t *testing.T) {
+	dir := t.TempDir()
+	notJSON := filepath.Join(dir, "bad.json")
+	os.WriteFile(notJSON, []byte("{not json"), 0o644)
+	neither := filepath.Join(dir, "neither.json")
+	os.WriteFile(neither, []byte(`{"hello":1}`), 0o644)
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"frobnicate"}, `unknown command "frobnicate"`},
+		{[]string{"sim", "-nope"}, "flag provided but not defined: -nope"},
+		{[]string{"sim", "-masters", "0"}, "-masters: 0 is outside 1-9"},
+		{[]string{"sim", "-masters", "x"}, `invalid value "x" for flag -masters`},
+		{[]string{"sim", "-apps", "3"}, "-apps needs -agents"},
+		{[]string{"sim", "-agents", "-1"}, "-agents: -1 is outside"},
+		{[]string{"sim", "-state", filepath.Join(dir, "missing.json")}, "missing.json: no such file"},
+		{[]string{"sim", "-state", notJSON}, "bad.json"},
+		{[]string{"sim", "-state", neither}, "neither a Marathon apps document"},
+		{[]string{"sim", "-zk", "http://x:1/mesos"}, "-zk:"},
+		{[]string{"sim", "-task-kind", "udp"}, `-task-kind: "udp" is not http or tcp-echo`},
+		{[]string{"sim", "-log-level", "loud"}, `-log-level: "loud"`},
+		{[]string{"sim", "extra"}, `unexpected argument "extra"`},
+		{[]string{"dns"}, "not available yet"},
+		{[]string{"lb"}, "not available yet"},
+	}
+	for _, c := range cases {
+		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
+			code, _, stderr := runArgs(t, c.args...)
+			if code != exitUsage {
+				t.Errorf("exit status %d, want %d (stderr %q)", code, exitUsage, stderr)
+			}
+			if !strings.Contains(stderr, c.want) {
+				t.Errorf("stderr %q does not name the problem %q", stderr, c.want)
+			}
+			if n := strings.Count(strings.TrimSpace(stderr), "\n"); n != 0 {
+				t.Errorf("stderr has %d lines, want one: %q", n+1, stderr)
+			}
+		})
+	}
+}
+
+func TestHelpListsEveryFlagWithDefault(t *testing.T) {
+	code, out, _ := runArgs(t, "help")
+	if code != 0 {
+		t.Fatalf("help: exit %d", code)
+	}
+	for _, name := range []string{"dns", "lb", "sim", "demo", "version"} {
+		if !strings.Contains(out, "  "+name) {
+			t.Errorf("help does not list %q:\n%s", name, out)
+		}
+	}
+	code, out, _ = runArgs(t, "sim", "-h")
+	if code != 0 {
+		t.Fatalf("sim -h: exit %d", code)
+	}
+	for _, want := range []string{"-masters int", "(default 1)", "-mesos-addr string", `(default "127.0.0.1:5050")`, "-zk string", "-run-tasks", "-agents int", "-state string"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("sim -h lacks %q:\n%s", want, out)
+		}
+	}
+	code, out2, _ := runArgs(t, "help", "demo")
+	if code != 0 || !strings.Contains(out2, "-once") {
+		t.Errorf("help demo: exit %d, output %q", code, out2)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	code, out, _ := runArgs(t, "version")
+	if code != 0 || !strings.HasPrefix(out, "signpost ") {
+		t.Fatalf("version: exit %d, %q", code, out)
+	}
+}
+
+// TestDemoOnce runs the demo as a user would and checks that every sample
+// task answered over a real socket.
+func TestDemoOnce(t *testing.T) {
+	code, out, stderr := runArgs(t, "demo", "-once", "-mesos-addr", "127.0.0.1:0", "-marathon-addr", "127.0.0.1:0", "-control-addr", "127.0.0.1:0", "-log-level", "warn")
+	if code != 0 {
+		t.Fatalf("demo: exit %d\n%s\n%s", code, out, stderr)
+	}
+	if strings.Contains(out, "unreachable") || strings.Contains(out, "no greeting") {
+		t.Errorf("a demo task did not answer:\n%s", out)
+	}
+	for _, want := range []string{"/web", "/shop/api", "/shop/cache", "200 {", "tcp greets with shop_cache.", "Try:"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, out)
+		}
+	}
+	if got := strings.Count(out, "200 {"); got != 5 {
+		t.Errorf("%d HTTP tasks answered, want 5 (3 web + 2 api):\n%s", got, out)
+	}
+}
