@@ -50,16 +50,17 @@ type Cluster struct {
 	log *slog.Logger
 	rng *rand.Rand
 
-	masterID   string
-	startTime  float64
-	leader     int
-	agents     []*agent
-	agentByID  map[string]*agent
-	frameworks []*framework
-	marathonFW *framework
-	apps       []*app
-	appByID    map[string]*app
-	tasks      map[string]*task
+	masterID         string
+	clusterName      string
+	startTime        float64
+	leader           int
+	agents           []*agent
+	agentByID        map[string]*agent
+	frameworks       []*framework
+	marathonFW       *framework
+	apps             []*app
+	appByID          map[string]*app
+	tasks            map[string]*task
 	servicePortsUsed map[int]bool
 	nextServicePort  int
 	nextContainerIP  uint32
@@ -254,6 +255,7 @@ func (c *Cluster) mesosStateLocked() *cluster.MesosState {
 	st := &cluster.MesosState{
 		Version:   c.cfg.MesosVersion,
 		ID:        c.masterID,
+		Cluster:   c.clusterName,
 		StartTime: c.startTime,
 	}
 	if c.leader >= 0 && c.leader < len(c.cfg.Masters) {

@@ -24,6 +24,7 @@ func (c *Cluster) LoadMesosState(st *cluster.MesosState) {
 		c.masterID = st.ID
 	}
 	c.startTime = st.StartTime
+	c.clusterName = st.Cluster
 	c.agents = nil
 	c.agentByID = make(map[string]*agent)
 	for _, a := range st.Agents {

@@ -75,14 +75,14 @@ func decode(r *http.Request, v any) error {
 // TaskView is one running task as the control API lists it: enough to find
 // and reach it in tests and the demo.
 type TaskView struct {
-	ID      string  `json:"id"`
-	AppID   string  `json:"appId,omitempty"`
-	AgentID string  `json:"agentId"`
-	Host    string  `json:"host"`
-	IP      string  `json:"ip"`
-	Ports   []int   `json:"ports"`
-	State   string  `json:"state"`
-	Healthy *bool   `json:"healthy,omitempty"`
+	ID      string `json:"id"`
+	AppID   string `json:"appId,omitempty"`
+	AgentID string `json:"agentId"`
+	Host    string `json:"host"`
+	IP      string `json:"ip"`
+	Ports   []int  `json:"ports"`
+	State   string `json:"state"`
+	Healthy *bool  `json:"healthy,omitempty"`
 }
 
 func (h *Handler) tasks(w http.ResponseWriter, r *http.Request) {

@@ -91,7 +91,9 @@ func TestEventSequences(t *testing.T) {
 		t.Fatalf("no replacement task: %v", taskIDs(t, s, "/web"))
 	}
 
-	inst := func(id string) string { return id[:strings.LastIndexByte(id, '.')] + ".marathon-" + id[strings.LastIndexByte(id, '.')+1:] }
+	inst := func(id string) string {
+		return id[:strings.LastIndexByte(id, '.')] + ".marathon-" + id[strings.LastIndexByte(id, '.')+1:]
+	}
 	wantMarathon := []string{
 		"api_post_event /web instances=2",
 		"group_change_success",

@@ -56,6 +56,9 @@ type Config struct {
 	Logger         *slog.Logger
 }
 
+// DefaultAgents is how many agents a cluster has when nothing else says.
+const DefaultAgents = 3
+
 // Server is a running simulated cluster.
 type Server struct {
 	Cluster *sim.Cluster
@@ -72,6 +75,7 @@ type Server struct {
 	zk       *zkmasters.Group
 	wg       sync.WaitGroup
 	errs     chan error
+	done     chan struct{}
 	closeOne sync.Once
 }
 
@@ -122,7 +126,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 			return nil, err
 		}
 	}
-	s := &Server{log: cfg.Logger, Faults: &faults.Set{}, errs: make(chan error, 8)}
+	s := &Server{log: cfg.Logger, Faults: &faults.Set{}, errs: make(chan error, 8), done: make(chan struct{})}
 	fail := func(err error) (*Server, error) {
 		s.Close()
 		return nil, err
@@ -181,6 +185,10 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 			return fail(err)
 		}
 	}
+	if cfg.StateFile == "" && cfg.Synthetic.Agents == 0 {
+		// A cluster needs somewhere to run tasks.
+		cfg.Synthetic.Agents = DefaultAgents
+	}
 	if cfg.Synthetic.Agents > 0 {
 		if err := s.Cluster.BuildSynthetic(cfg.Synthetic); err != nil {
 			closeAll(append(masterLns, marathonLn, controlLn))
@@ -221,8 +229,11 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	s.serve(controlLn, control.New(s.Cluster, s.Faults, setLeader))
 
 	go func() {
-		<-ctx.Done()
-		s.Close()
+		select {
+		case <-ctx.Done():
+			s.Close()
+		case <-s.done:
+		}
 	}()
 	return s, nil
 }
@@ -317,6 +328,7 @@ func (s *Server) Err() <-chan error { return s.errs }
 // sessions (so the masters' nodes vanish) and the real tasks.
 func (s *Server) Close() {
 	s.closeOne.Do(func() {
+		close(s.done)
 		if s.Cluster != nil {
 			s.Cluster.Close()
 		}

@@ -160,10 +160,11 @@ func TestEventStreamRules(t *testing.T) {
 		got.WriteByte(b)
 	}
 	text := got.String()
-	if !strings.HasPrefix(text, "event: event_stream_attached\r\ndata: {") {
+	// The filter applies to every event, event_stream_attached included.
+	if !strings.HasPrefix(text, "event: app_terminated_event\r\ndata: {") {
 		t.Errorf("stream starts %q", text[:min(60, len(text))])
 	}
-	for _, unwanted := range []string{"status_update_event", "api_post_event", "instance_changed_event"} {
+	for _, unwanted := range []string{"event_stream_attached", "status_update_event", "api_post_event", "instance_changed_event"} {
 		if strings.Contains(text, unwanted) {
 			t.Errorf("filtered stream carries %s", unwanted)
 		}

@@ -640,8 +640,18 @@ func (d *decoder) agentElem(agents *[]cluster.Agent) {
 	a := &(*agents)[len(*agents)-1]
 	if err := d.unit(func() { d.agent(a) }); err != nil || a.ID == "" {
 		d.addSkip(err, a.ID)
-		*agents = (*agents)[:len(*agents)-1]
+		*agents = dropLast(*agents)
 	}
+}
+
+// dropLast removes a skipped element; an emptied slice becomes nil, as if
+// the element had never been there, so that the model does not depend on
+// what was skipped.
+func dropLast[T any](s []T) []T {
+	if len(s) == 1 {
+		return nil
+	}
+	return s[:len(s)-1]
 }
 
 func (d *decoder) agent(a *cluster.Agent) {
@@ -719,7 +729,7 @@ func (d *decoder) frameworkElem(fws *[]cluster.Framework) {
 		// The framework's own fault hides whatever was wrong with its tasks.
 		d.skipped = d.skipped[:nskipped]
 		d.addSkip(err, f.ID)
-		*fws = (*fws)[:len(*fws)-1]
+		*fws = dropLast(*fws)
 	}
 }
 
@@ -766,7 +776,7 @@ func (d *decoder) taskElem(tasks *[]cluster.Task) {
 	t := &(*tasks)[len(*tasks)-1]
 	if err := d.unit(func() { d.task(t) }); err != nil || t.ID == "" {
 		d.addSkip(err, t.ID)
-		*tasks = (*tasks)[:len(*tasks)-1]
+		*tasks = dropLast(*tasks)
 	}
 }
 

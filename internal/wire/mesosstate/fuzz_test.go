@@ -41,42 +41,44 @@ func FuzzDecode(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		// DecodeMasterInfo shares the decoder; it must not panic either.
-		_, _ = DecodeMasterInfo(data)
+	f.Fuzz(checkDecode)
+}
 
-		st, skipped, err := Decode(data)
-		valid := json.Valid(data)
-		var syn *SyntaxError
-		switch {
-		case !valid && err == nil:
-			t.Fatalf("Decode accepted invalid JSON")
-		case valid && errors.As(err, &syn):
-			t.Fatalf("Decode reports a syntax error in valid JSON: %v", err)
+func checkDecode(t *testing.T, data []byte) {
+	// DecodeMasterInfo shares the decoder; it must not panic either.
+	_, _ = DecodeMasterInfo(data)
+
+	st, skipped, err := Decode(data)
+	valid := json.Valid(data)
+	var syn *SyntaxError
+	switch {
+	case !valid && err == nil:
+		t.Fatalf("Decode accepted invalid JSON")
+	case valid && errors.As(err, &syn):
+		t.Fatalf("Decode reports a syntax error in valid JSON: %v", err)
+	}
+	if err != nil {
+		if st != nil || skipped != nil {
+			t.Fatalf("error %v with a state or skips", err)
 		}
-		if err != nil {
-			if st != nil || skipped != nil {
-				t.Fatalf("error %v with a state or skips", err)
-			}
-			return
-		}
-		enc, err := Encode(st)
-		if err != nil {
-			t.Fatalf("Encode of a decoded state: %v", err)
-		}
-		if !json.Valid(enc) {
-			t.Fatalf("Encode wrote invalid JSON: %s", enc)
-		}
-		st2, skipped2, err := Decode(enc)
-		if err != nil || len(skipped2) > 0 {
-			t.Fatalf("Decode(Encode(s)) = %v, %v\n%s", skipped2, err, enc)
-		}
-		if !reflect.DeepEqual(st, st2) {
-			t.Fatalf("Decode(Encode(s)) != s\n%s", enc)
-		}
-		enc2, err := Encode(st2)
-		if err != nil || !bytes.Equal(enc, enc2) {
-			t.Fatalf("Encode unstable: %v\n%s\n%s", err, enc, enc2)
-		}
-	})
+		return
+	}
+	enc, err := Encode(st)
+	if err != nil {
+		t.Fatalf("Encode of a decoded state: %v", err)
+	}
+	if !json.Valid(enc) {
+		t.Fatalf("Encode wrote invalid JSON: %s", enc)
+	}
+	st2, skipped2, err := Decode(enc)
+	if err != nil || len(skipped2) > 0 {
+		t.Fatalf("Decode(Encode(s)) = %v, %v\n%s", skipped2, err, enc)
+	}
+	if !reflect.DeepEqual(st, st2) {
+		t.Fatalf("Decode(Encode(s)) != s\n%s", enc)
+	}
+	enc2, err := Encode(st2)
+	if err != nil || !bytes.Equal(enc, enc2) {
+		t.Fatalf("Encode unstable: %v\n%s\n%s", err, enc, enc2)
+	}
 }

@@ -188,6 +188,23 @@ func TestDecodeMalformed(t *testing.T) {
 	}
 }
 
+// A skipped element leaves no trace in the model: a framework whose only task
+// was skipped has nil Tasks, as if it had sent "tasks":[] (found by fuzzing:
+// an empty non-nil slice broke Decode(Encode(s)) == s).
+func TestSkipLeavesNoTrace(t *testing.T) {
+	st, skipped, err := Decode([]byte(`{"slaves":[{"id":5}],"frameworks":[{"id":"f","tasks":[{"id":"t","labels":5}]},{"name":"x"}]}`))
+	if err != nil || len(skipped) != 3 {
+		t.Fatalf("skipped %v, err %v", skipped, err)
+	}
+	if st.Agents != nil || st.Frameworks[0].Tasks != nil || len(st.Frameworks) != 1 {
+		t.Errorf("skipped elements left empty slices: %#v", st)
+	}
+	st, _, err = Decode([]byte(`{"frameworks":[{"name":"x"}]}`))
+	if err != nil || st.Frameworks != nil {
+		t.Errorf("Frameworks = %#v, want nil", st.Frameworks)
+	}
+}
+
 func TestSkipErrorUnwrap(t *testing.T) {
 	_, skipped, err := Decode([]byte(`{"slaves":[{"hostname":"x"},{"id":"S1","port":"5051"}]}`))
 	if err != nil || len(skipped) != 2 {

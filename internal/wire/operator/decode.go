@@ -12,44 +12,198 @@ import (
 	"github.com/signpost-dns/signpost/internal/cluster"
 )
 
-// rawEvent holds the payloads undecoded, so that only the one matching the
-// type is decoded and a problem in it is reported against the right type.
+// rawJSON is json.RawMessage without the copy: it aliases the input being
+// decoded. That is safe because nothing decoded from it outlives the call
+// (the model holds strings, which are copies), and it matters because a
+// SUBSCRIBED record can be hundreds of megabytes.
+type rawJSON []byte
+
+func (r *rawJSON) UnmarshalJSON(b []byte) error {
+	*r = b
+	return nil
+}
+
+// lenient decodes one array element and keeps its error instead of failing
+// the array, so that one malformed task cannot take the snapshot down.
+type lenient[T any] struct {
+	v    *T
+	null bool
+	err  error
+}
+
+func (l *lenient[T]) UnmarshalJSON(b []byte) error {
+	if absent(b) {
+		l.null = true
+		return nil
+	}
+	l.v = new(T)
+	l.err = json.Unmarshal(b, l.v)
+	return nil
+}
+
+// wrap presents elements decoded in one go as lenient ones.
+func wrap[T any](xs []*T) []lenient[T] {
+	if xs == nil {
+		return nil
+	}
+	out := make([]lenient[T], len(xs))
+	for i, x := range xs {
+		out[i] = lenient[T]{v: x, null: x == nil}
+	}
+	return out
+}
+
+// payloads are the event payloads other than SUBSCRIBED's, kept undecoded so
+// that only the one matching the type is decoded and a problem in it is
+// reported against the right type.
+type payloads struct {
+	TaskAdded        rawJSON `json:"task_added"`
+	TaskUpdated      rawJSON `json:"task_updated"`
+	AgentAdded       rawJSON `json:"agent_added"`
+	AgentRemoved     rawJSON `json:"agent_removed"`
+	FrameworkAdded   rawJSON `json:"framework_added"`
+	FrameworkUpdated rawJSON `json:"framework_updated"`
+	FrameworkRemoved rawJSON `json:"framework_removed"`
+}
+
+// Decoding a state takes one of two routes. The fast one decodes a whole
+// record in a single encoding/json pass, which is what a 200 MiB SUBSCRIBED
+// needs; it succeeds whenever no field has the wrong JSON type. When one
+// does, the record is decoded again along the precise route, element by
+// element (lenient), so that the bad element is skipped and named while the
+// rest is kept. Missing fields are found after decoding, on either route.
+
+type stateOf[T, A, F any] struct {
+	GetTasks *struct {
+		Tasks         []T `json:"tasks"`
+		LaunchedTasks []T `json:"launched_tasks"`
+	} `json:"get_tasks"`
+	GetFrameworks *struct {
+		Frameworks []F `json:"frameworks"`
+	} `json:"get_frameworks"`
+	GetAgents *struct {
+		Agents []A `json:"agents"`
+	} `json:"get_agents"`
+}
+
+type subscribedOf[T, A, F any] struct {
+	GetState                 *stateOf[T, A, F] `json:"get_state"`
+	HeartbeatIntervalSeconds float64           `json:"heartbeat_interval_seconds"`
+}
+
+type (
+	fastState         = stateOf[*wTask, *wAgent, *wFramework]
+	fastSubscribed    = subscribedOf[*wTask, *wAgent, *wFramework]
+	lenientState      = stateOf[lenient[wTask], lenient[wAgent], lenient[wFramework]]
+	lenientSubscribed = subscribedOf[lenient[wTask], lenient[wAgent], lenient[wFramework]]
+)
+
+// toLenient turns a state decoded on the fast route into the form the
+// conversion works on, without copying elements.
+func toLenient(s *fastState) *lenientState {
+	if s == nil {
+		return nil
+	}
+	out := &lenientState{}
+	if t := s.GetTasks; t != nil {
+		out.GetTasks = &struct {
+			Tasks         []lenient[wTask] `json:"tasks"`
+			LaunchedTasks []lenient[wTask] `json:"launched_tasks"`
+		}{wrap(t.Tasks), wrap(t.LaunchedTasks)}
+	}
+	if f := s.GetFrameworks; f != nil {
+		out.GetFrameworks = &struct {
+			Frameworks []lenient[wFramework] `json:"frameworks"`
+		}{wrap(f.Frameworks)}
+	}
+	if a := s.GetAgents; a != nil {
+		out.GetAgents = &struct {
+			Agents []lenient[wAgent] `json:"agents"`
+		}{wrap(a.Agents)}
+	}
+	return out
+}
+
+// fastEvent decodes SUBSCRIBED's payload in the same pass as the envelope;
+// rawEvent leaves it raw for the precise route.
+type fastEvent struct {
+	Type       *string         `json:"type"`
+	Subscribed *fastSubscribed `json:"subscribed"`
+	payloads
+}
+
 type rawEvent struct {
-	Type             *string         `json:"type"`
-	Subscribed       json.RawMessage `json:"subscribed"`
-	TaskAdded        json.RawMessage `json:"task_added"`
-	TaskUpdated      json.RawMessage `json:"task_updated"`
-	AgentAdded       json.RawMessage `json:"agent_added"`
-	AgentRemoved     json.RawMessage `json:"agent_removed"`
-	FrameworkAdded   json.RawMessage `json:"framework_added"`
-	FrameworkUpdated json.RawMessage `json:"framework_updated"`
-	FrameworkRemoved json.RawMessage `json:"framework_removed"`
+	Type       *string `json:"type"`
+	Subscribed rawJSON `json:"subscribed"`
+	payloads
+}
+
+type fastResponse struct {
+	Type     *string    `json:"type"`
+	GetState *fastState `json:"get_state"`
 }
 
 type rawResponse struct {
-	Type     *string         `json:"type"`
-	GetState json.RawMessage `json:"get_state"`
+	Type     *string       `json:"type"`
+	GetState *lenientState `json:"get_state"`
 }
 
-// rawGetState keeps array elements raw so that each is decoded on its own
-// and one malformed element cannot fail the others.
-type rawGetState struct {
-	GetTasks *struct {
-		Tasks         []json.RawMessage `json:"tasks"`
-		LaunchedTasks []json.RawMessage `json:"launched_tasks"`
-	} `json:"get_tasks"`
-	GetFrameworks *struct {
-		Frameworks []json.RawMessage `json:"frameworks"`
-	} `json:"get_frameworks"`
-	GetAgents *struct {
-		Agents []json.RawMessage `json:"agents"`
-	} `json:"get_agents"`
+// envelope is an event's type and payloads, by whichever route.
+type envelope struct {
+	typ        *string
+	subscribed *lenientSubscribed // set on the fast route
+	rawSub     rawJSON            // set on the precise route
+	payloads
+}
+
+func decodeEnvelope(data []byte) (envelope, error) {
+	var fast fastEvent
+	err := json.Unmarshal(data, &fast)
+	if err == nil {
+		env := envelope{typ: fast.Type, payloads: fast.payloads}
+		if s := fast.Subscribed; s != nil {
+			env.subscribed = &lenientSubscribed{GetState: toLenient(s.GetState), HeartbeatIntervalSeconds: s.HeartbeatIntervalSeconds}
+		}
+		return env, nil
+	}
+	if !isTypeError(err) {
+		return envelope{}, jsonError("event", "", err)
+	}
+	var raw rawEvent
+	if err := unmarshal("event", "", data, &raw); err != nil {
+		return envelope{}, err
+	}
+	return envelope{typ: raw.Type, rawSub: raw.Subscribed, payloads: raw.payloads}, nil
+}
+
+func decodeResponse(data []byte) (typ *string, st *lenientState, err error) {
+	var fast fastResponse
+	err = json.Unmarshal(data, &fast)
+	if err == nil {
+		return fast.Type, toLenient(fast.GetState), nil
+	}
+	if !isTypeError(err) {
+		return nil, nil, jsonError("GET_STATE", "", err)
+	}
+	var raw rawResponse
+	if err := unmarshal("GET_STATE", "", data, &raw); err != nil {
+		return nil, nil, err
+	}
+	return raw.Type, raw.GetState, nil
+}
+
+func isTypeError(err error) bool {
+	var te *json.UnmarshalTypeError
+	return errors.As(err, &te)
 }
 
 // unmarshal decodes data into v and turns encoding/json's errors into ones
 // that name the message type and the field path.
 func unmarshal(typ, path string, data []byte, v any) error {
-	err := json.Unmarshal(data, v)
+	return jsonError(typ, path, json.Unmarshal(data, v))
+}
+
+func jsonError(typ, path string, err error) error {
 	if err == nil {
 		return nil
 	}
@@ -63,7 +217,7 @@ func unmarshal(typ, path string, data []byte, v any) error {
 }
 
 // absent reports whether a raw payload is missing or JSON null.
-func absent(raw json.RawMessage) bool {
+func absent(raw []byte) bool {
 	return len(raw) == 0 || bytes.Equal(bytes.TrimSpace(raw), []byte("null"))
 }
 
@@ -76,20 +230,20 @@ func (d decoder) missing(path string) error {
 	return &FieldError{Type: d.typ, Path: path, Problem: "missing"}
 }
 
-func (d decoder) payload(path string, raw json.RawMessage, v any) error {
+func (d decoder) payload(path string, raw rawJSON, v any) error {
 	if absent(raw) {
 		return d.missing(path)
 	}
 	return unmarshal(d.typ, path, raw, v)
 }
 
-func (d decoder) subscribed(raw json.RawMessage) (*Subscribed, error) {
-	var w struct {
-		GetState                 json.RawMessage `json:"get_state"`
-		HeartbeatIntervalSeconds float64         `json:"heartbeat_interval_seconds"`
-	}
-	if err := d.payload("subscribed", raw, &w); err != nil {
-		return nil, err
+func (d decoder) subscribed(env *envelope) (*Subscribed, error) {
+	w := env.subscribed
+	if w == nil {
+		w = &lenientSubscribed{}
+		if err := d.payload("subscribed", env.rawSub, w); err != nil {
+			return nil, err
+		}
 	}
 	st, skipped, err := d.state("subscribed.get_state", w.GetState)
 	if err != nil {
@@ -98,21 +252,21 @@ func (d decoder) subscribed(raw json.RawMessage) (*Subscribed, error) {
 	return &Subscribed{State: st, HeartbeatIntervalSeconds: w.HeartbeatIntervalSeconds, Skipped: skipped}, nil
 }
 
-func (d decoder) taskAdded(raw json.RawMessage) (*cluster.Task, error) {
+func (d decoder) taskAdded(raw rawJSON) (*cluster.Task, error) {
 	var w struct {
-		Task json.RawMessage `json:"task"`
+		Task rawJSON `json:"task"`
 	}
 	if err := d.payload("task_added", raw, &w); err != nil {
 		return nil, err
 	}
-	t, err := d.task("task_added.task", w.Task)
+	t, err := d.payloadTask("task_added.task", w.Task)
 	if err != nil {
 		return nil, err
 	}
 	return &t, nil
 }
 
-func (d decoder) taskUpdated(raw json.RawMessage) (*TaskUpdated, error) {
+func (d decoder) taskUpdated(raw rawJSON) (*TaskUpdated, error) {
 	var w wTaskUpdated
 	if err := d.payload("task_updated", raw, &w); err != nil {
 		return nil, err
@@ -147,12 +301,15 @@ func (d decoder) taskUpdated(raw json.RawMessage) (*TaskUpdated, error) {
 	}, nil
 }
 
-func (d decoder) agentAdded(raw json.RawMessage) (*cluster.Agent, error) {
+func (d decoder) agentAdded(raw rawJSON) (*cluster.Agent, error) {
 	var w struct {
-		Agent json.RawMessage `json:"agent"`
+		Agent *lenient[wAgent] `json:"agent"`
 	}
 	if err := d.payload("agent_added", raw, &w); err != nil {
 		return nil, err
+	}
+	if w.Agent == nil {
+		return nil, d.missing("agent_added.agent")
 	}
 	a, err := d.agent("agent_added.agent", w.Agent)
 	if err != nil {
@@ -161,7 +318,7 @@ func (d decoder) agentAdded(raw json.RawMessage) (*cluster.Agent, error) {
 	return &a, nil
 }
 
-func (d decoder) agentRemoved(raw json.RawMessage) (string, error) {
+func (d decoder) agentRemoved(raw rawJSON) (string, error) {
 	var w wAgentRemoved
 	if err := d.payload("agent_removed", raw, &w); err != nil {
 		return "", err
@@ -172,12 +329,15 @@ func (d decoder) agentRemoved(raw json.RawMessage) (string, error) {
 	return w.AgentID.Value, nil
 }
 
-func (d decoder) frameworkEvent(path string, raw json.RawMessage) (*cluster.Framework, error) {
+func (d decoder) frameworkEvent(path string, raw rawJSON) (*cluster.Framework, error) {
 	var w struct {
-		Framework json.RawMessage `json:"framework"`
+		Framework *lenient[wFramework] `json:"framework"`
 	}
 	if err := d.payload(path, raw, &w); err != nil {
 		return nil, err
+	}
+	if w.Framework == nil {
+		return nil, d.missing(path + ".framework")
 	}
 	f, err := d.framework(path+".framework", w.Framework)
 	if err != nil {
@@ -186,7 +346,7 @@ func (d decoder) frameworkEvent(path string, raw json.RawMessage) (*cluster.Fram
 	return &f, nil
 }
 
-func (d decoder) frameworkRemoved(raw json.RawMessage) (string, error) {
+func (d decoder) frameworkRemoved(raw rawJSON) (string, error) {
 	var w wFrameworkRemoved
 	if err := d.payload("framework_removed", raw, &w); err != nil {
 		return "", err
@@ -200,20 +360,19 @@ func (d decoder) frameworkRemoved(raw json.RawMessage) (string, error) {
 	return w.FrameworkInfo.ID.Value, nil
 }
 
-// state decodes a GetState message. Each task, agent and framework is
-// decoded separately; the ones that fail are reported in skipped.
-func (d decoder) state(path string, raw json.RawMessage) (*cluster.MesosState, []error, error) {
-	var w rawGetState
-	if err := d.payload(path, raw, &w); err != nil {
-		return nil, nil, err
+// state decodes a GetState message. Each task, agent and framework was
+// decoded separately (lenient); the ones that failed are reported in skipped.
+func (d decoder) state(path string, w *lenientState) (*cluster.MesosState, []error, error) {
+	if w == nil {
+		return nil, nil, d.missing(path)
 	}
 	st := &cluster.MesosState{}
 	var skipped []error
 
 	if w.GetAgents != nil {
 		p := path + ".get_agents.agents"
-		for i, raw := range w.GetAgents.Agents {
-			a, err := d.agent(fmt.Sprintf("%s[%d]", p, i), raw)
+		for i := range w.GetAgents.Agents {
+			a, err := d.agent(fmt.Sprintf("%s[%d]", p, i), &w.GetAgents.Agents[i])
 			if err != nil {
 				skipped = append(skipped, err)
 				continue
@@ -225,8 +384,8 @@ func (d decoder) state(path string, raw json.RawMessage) (*cluster.MesosState, [
 	index := make(map[string]int) // framework id → index in st.Frameworks
 	if w.GetFrameworks != nil {
 		p := path + ".get_frameworks.frameworks"
-		for i, raw := range w.GetFrameworks.Frameworks {
-			f, err := d.framework(fmt.Sprintf("%s[%d]", p, i), raw)
+		for i := range w.GetFrameworks.Frameworks {
+			f, err := d.framework(fmt.Sprintf("%s[%d]", p, i), &w.GetFrameworks.Frameworks[i])
 			if err != nil {
 				skipped = append(skipped, err)
 				continue
@@ -244,8 +403,8 @@ func (d decoder) state(path string, raw json.RawMessage) (*cluster.MesosState, [
 			tasks, key = w.GetTasks.LaunchedTasks, "launched_tasks"
 		}
 		p := path + ".get_tasks." + key
-		for i, raw := range tasks {
-			t, err := d.task(fmt.Sprintf("%s[%d]", p, i), raw)
+		for i := range tasks {
+			t, err := d.task(fmt.Sprintf("%s[%d]", p, i), &tasks[i])
 			if err != nil {
 				skipped = append(skipped, err)
 				continue
@@ -262,9 +421,27 @@ func (d decoder) state(path string, raw json.RawMessage) (*cluster.MesosState, [
 	return st, skipped, nil
 }
 
-func (d decoder) task(path string, raw json.RawMessage) (cluster.Task, error) {
-	var w wTask
-	if err := d.payload(path, raw, &w); err != nil {
+// element returns the decoded element or the error that made it unusable.
+func element[T any](d decoder, path string, l *lenient[T]) (*T, error) {
+	switch {
+	case l.null:
+		return nil, d.missing(path)
+	case l.err != nil:
+		return nil, jsonError(d.typ, path, l.err)
+	}
+	return l.v, nil
+}
+
+// payloadTask decodes the raw task of a TASK_ADDED event.
+func (d decoder) payloadTask(path string, raw rawJSON) (cluster.Task, error) {
+	var l lenient[wTask]
+	_ = l.UnmarshalJSON(raw)
+	return d.task(path, &l)
+}
+
+func (d decoder) task(path string, l *lenient[wTask]) (cluster.Task, error) {
+	w, err := element(d, path, l)
+	if err != nil {
 		return cluster.Task{}, err
 	}
 	switch {
@@ -338,9 +515,9 @@ func (d decoder) status(path string, w *wStatus) (cluster.TaskStatus, error) {
 	return s, nil
 }
 
-func (d decoder) agent(path string, raw json.RawMessage) (cluster.Agent, error) {
-	var w wAgent
-	if err := d.payload(path, raw, &w); err != nil {
+func (d decoder) agent(path string, l *lenient[wAgent]) (cluster.Agent, error) {
+	w, err := element(d, path, l)
+	if err != nil {
 		return cluster.Agent{}, err
 	}
 	info := w.AgentInfo
@@ -367,9 +544,9 @@ func (d decoder) agent(path string, raw json.RawMessage) (cluster.Agent, error) 
 	}, nil
 }
 
-func (d decoder) framework(path string, raw json.RawMessage) (cluster.Framework, error) {
-	var w wFramework
-	if err := d.payload(path, raw, &w); err != nil {
+func (d decoder) framework(path string, l *lenient[wFramework]) (cluster.Framework, error) {
+	w, err := element(d, path, l)
+	if err != nil {
 		return cluster.Framework{}, err
 	}
 	info := w.FrameworkInfo

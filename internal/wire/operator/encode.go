@@ -1,10 +1,8 @@
 package operator
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -12,6 +10,14 @@ import (
 
 	"github.com/signpost-dns/signpost/internal/cluster"
 )
+
+// The encoder writes JSON by hand rather than through encoding/json: a
+// SUBSCRIBED record for 100,000 tasks is over 200 MiB, and reflection plus
+// intermediate wire structs made it several times slower and twice as
+// memory-hungry. Field order and presence follow the real captures (proto
+// field order; optional fields only when set; required ones always, even
+// when zero — a discovery port number of 0 is real). The fixture tests check
+// that every key written here is one a real master wrote in the same place.
 
 // EncodeEvent renders e as a real master would send it on the SUBSCRIBE
 // stream: compact JSON, one record without the RecordIO length (frame it
@@ -21,11 +27,12 @@ import (
 //
 // What the model does not hold is either left out or made up the way Mesos
 // would fill it: statuses get a uuid derived from the task id, state and
-// timestamp (stable, so re-encoding gives the same bytes), a task with a
-// health check gets an empty "health_check":{}, and the master-level fields
-// of MesosState and Framework.PID (no v1 counterpart) are not written.
+// timestamp (stable, so re-encoding gives the same bytes); a task with a
+// health check gets an empty "health_check":{}; a task with a role but no
+// ports gets a zero "cpus" resource to carry the role; Framework.PID (no v1
+// counterpart) and the master-level fields of MesosState are not written.
 func EncodeEvent(e Event) ([]byte, error) {
-	w := wEvent{Type: e.Type}
+	w := &jsonWriter{}
 	switch e.Type {
 	case "":
 		return nil, errors.New("operator: encode event: empty type")
@@ -33,52 +40,98 @@ func EncodeEvent(e Event) ([]byte, error) {
 		if e.Subscribed == nil || e.Subscribed.State == nil {
 			return nil, fmt.Errorf("operator: encode %s: no state", e.Type)
 		}
-		w.Subscribed = &wSubscribed{
-			GetState:                 getStateToWire(e.Subscribed.State),
-			HeartbeatIntervalSeconds: e.Subscribed.HeartbeatIntervalSeconds,
-		}
+		w.b = make([]byte, 0, estimateState(e.Subscribed.State))
 	case TypeTaskAdded:
 		if e.TaskAdded == nil {
 			return nil, fmt.Errorf("operator: encode %s: no task", e.Type)
 		}
-		w.TaskAdded = &wTaskAdded{Task: taskToWire(e.TaskAdded, "")}
 	case TypeTaskUpdated:
-		u := e.TaskUpdated
-		if u == nil {
+		if e.TaskUpdated == nil {
 			return nil, fmt.Errorf("operator: encode %s: no update", e.Type)
-		}
-		w.TaskUpdated = &wTaskUpdated{
-			FrameworkID: &wID{Value: u.FrameworkID},
-			Status:      statusToWire(&u.Status, u.TaskID, u.AgentID, u.ExecutorID),
-			State:       string(u.State),
 		}
 	case TypeAgentAdded:
 		if e.AgentAdded == nil {
 			return nil, fmt.Errorf("operator: encode %s: no agent", e.Type)
 		}
-		w.AgentAdded = &wAgentAdded{Agent: agentToWire(e.AgentAdded)}
 	case TypeAgentRemoved:
 		if e.AgentRemoved == "" {
 			return nil, fmt.Errorf("operator: encode %s: no agent id", e.Type)
 		}
-		w.AgentRemoved = &wAgentRemoved{AgentID: &wID{Value: e.AgentRemoved}}
 	case TypeFrameworkAdded:
 		if e.FrameworkAdded == nil {
 			return nil, fmt.Errorf("operator: encode %s: no framework", e.Type)
 		}
-		w.FrameworkAdded = &wFrameworkEvent{Framework: frameworkToWire(e.FrameworkAdded)}
 	case TypeFrameworkUpdated:
 		if e.FrameworkUpdated == nil {
 			return nil, fmt.Errorf("operator: encode %s: no framework", e.Type)
 		}
-		w.FrameworkUpdated = &wFrameworkEvent{Framework: frameworkToWire(e.FrameworkUpdated)}
 	case TypeFrameworkRemoved:
 		if e.FrameworkRemoved == "" {
 			return nil, fmt.Errorf("operator: encode %s: no framework id", e.Type)
 		}
-		w.FrameworkRemoved = &wFrameworkRemoved{FrameworkInfo: &wFrameworkInfo{ID: &wID{Value: e.FrameworkRemoved}}}
 	}
-	return marshal(&w)
+
+	w.obj()
+	w.strField("type", e.Type)
+	switch e.Type {
+	case TypeSubscribed:
+		w.key("subscribed")
+		w.obj()
+		w.key("get_state")
+		w.getState(e.Subscribed.State)
+		if hb := e.Subscribed.HeartbeatIntervalSeconds; hb != 0 {
+			w.key("heartbeat_interval_seconds")
+			w.float(hb)
+		}
+		w.end()
+	case TypeTaskAdded:
+		w.key("task_added")
+		w.obj()
+		w.key("task")
+		w.task(e.TaskAdded, "")
+		w.end()
+	case TypeTaskUpdated:
+		u := e.TaskUpdated
+		w.key("task_updated")
+		w.obj()
+		w.id("framework_id", u.FrameworkID)
+		w.key("status")
+		w.status(&u.Status, u.TaskID, u.AgentID, u.ExecutorID)
+		w.strField("state", string(u.State))
+		w.end()
+	case TypeAgentAdded:
+		w.key("agent_added")
+		w.obj()
+		w.key("agent")
+		w.agent(e.AgentAdded)
+		w.end()
+	case TypeAgentRemoved:
+		w.key("agent_removed")
+		w.obj()
+		w.id("agent_id", e.AgentRemoved)
+		w.end()
+	case TypeFrameworkAdded, TypeFrameworkUpdated:
+		f := e.FrameworkAdded
+		if e.Type == TypeFrameworkUpdated {
+			f = e.FrameworkUpdated
+		}
+		w.key(payloadKey(e.Type))
+		w.obj()
+		w.key("framework")
+		w.framework(f)
+		w.end()
+	case TypeFrameworkRemoved:
+		w.key("framework_removed")
+		w.obj()
+		w.key("framework_info")
+		w.frameworkInfo(&cluster.Framework{ID: e.FrameworkRemoved})
+		w.end()
+	}
+	w.end()
+	if w.err != nil {
+		return nil, fmt.Errorf("operator: encode %s: %w", e.Type, w.err)
+	}
+	return w.b, nil
 }
 
 // EncodeGetState renders st as the response to a GET_STATE call,
@@ -87,133 +140,219 @@ func EncodeGetState(st *cluster.MesosState) ([]byte, error) {
 	if st == nil {
 		return nil, errors.New("operator: encode GET_STATE: nil state")
 	}
-	return marshal(&wResponse{Type: "GET_STATE", GetState: getStateToWire(st)})
+	w := &jsonWriter{b: make([]byte, 0, estimateState(st))}
+	w.obj()
+	w.strField("type", "GET_STATE")
+	w.key("get_state")
+	w.getState(st)
+	w.end()
+	if w.err != nil {
+		return nil, fmt.Errorf("operator: encode GET_STATE: %w", w.err)
+	}
+	return w.b, nil
 }
 
-// marshal writes compact JSON without encoding/json's HTML escaping: Mesos
-// does not escape <, > and &, and label values are often URLs.
-func marshal(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, fmt.Errorf("operator: encode: %w", err)
+func payloadKey(typ string) string {
+	switch typ {
+	case TypeFrameworkAdded:
+		return "framework_added"
+	case TypeFrameworkUpdated:
+		return "framework_updated"
 	}
-	b := buf.Bytes()
-	return b[:len(b)-1], nil // Encode appends a newline.
+	return ""
 }
 
-func getStateToWire(st *cluster.MesosState) *wGetState {
-	gs := &wGetState{}
-	n := 0
+// estimateState guesses the encoded size so that a big snapshot is built in
+// one buffer instead of a dozen doublings of a 200 MiB slice.
+func estimateState(st *cluster.MesosState) int {
+	n := 256 + 1024*len(st.Agents)
 	for i := range st.Frameworks {
-		n += len(st.Frameworks[i].Tasks)
-	}
-	if n > 0 {
-		gs.GetTasks.Tasks = make([]wTask, 0, n)
-	}
-	for i := range st.Frameworks {
-		f := &st.Frameworks[i]
-		gs.GetFrameworks.Frameworks = append(gs.GetFrameworks.Frameworks, *frameworkToWire(f))
-		for j := range f.Tasks {
-			gs.GetTasks.Tasks = append(gs.GetTasks.Tasks, *taskToWire(&f.Tasks[j], f.ID))
+		n += 512
+		for j := range st.Frameworks[i].Tasks {
+			n += 1024 + 640*len(st.Frameworks[i].Tasks[j].Statuses)
 		}
 	}
+	return n
+}
+
+func (w *jsonWriter) getState(st *cluster.MesosState) {
+	w.obj()
+
+	w.key("get_tasks")
+	w.obj()
+	hasTasks := false
+	for i := range st.Frameworks {
+		if len(st.Frameworks[i].Tasks) > 0 {
+			hasTasks = true
+			break
+		}
+	}
+	if hasTasks {
+		w.key("tasks")
+		w.arr()
+		for i := range st.Frameworks {
+			f := &st.Frameworks[i]
+			for j := range f.Tasks {
+				w.task(&f.Tasks[j], f.ID)
+			}
+		}
+		w.endArr()
+	}
+	w.end()
+
+	w.key("get_executors")
+	w.obj()
+	w.end()
+
+	w.key("get_frameworks")
+	w.obj()
+	if len(st.Frameworks) > 0 {
+		w.key("frameworks")
+		w.arr()
+		for i := range st.Frameworks {
+			w.framework(&st.Frameworks[i])
+		}
+		w.endArr()
+	}
+	w.end()
+
+	w.key("get_agents")
+	w.obj()
 	if len(st.Agents) > 0 {
-		gs.GetAgents.Agents = make([]wAgent, len(st.Agents))
+		w.key("agents")
+		w.arr()
 		for i := range st.Agents {
-			gs.GetAgents.Agents[i] = *agentToWire(&st.Agents[i])
+			w.agent(&st.Agents[i])
 		}
+		w.endArr()
 	}
-	return gs
+	w.end()
+
+	w.end()
 }
 
-// taskToWire renders a task; frameworkID stands in for an empty
-// t.FrameworkID when the task is written under its framework.
-func taskToWire(t *cluster.Task, frameworkID string) *wTask {
+// task writes a Task; frameworkID stands in for an empty t.FrameworkID when
+// the task is written under its framework.
+func (w *jsonWriter) task(t *cluster.Task, frameworkID string) {
 	fid := t.FrameworkID
 	if fid == "" {
 		fid = frameworkID
 	}
-	w := &wTask{
-		Name:        t.Name,
-		TaskID:      &wID{Value: t.ID},
-		FrameworkID: &wID{Value: fid},
-		ExecutorID:  newID(t.ExecutorID),
-		AgentID:     &wID{Value: t.AgentID},
-		State:       string(t.State),
-		Resources:   taskResources(t),
-		Labels:      labelsToWire(t.Labels),
-		Discovery:   discoveryToWire(t.Discovery),
-		Container:   containerToWire(t.Container),
-	}
+	w.obj()
+	w.strField("name", t.Name)
+	w.id("task_id", t.ID)
+	w.id("framework_id", fid)
+	w.optID("executor_id", t.ExecutorID)
+	w.id("agent_id", t.AgentID)
+	w.strField("state", string(t.State))
+	w.taskResources(t)
 	if len(t.Statuses) > 0 {
-		w.Statuses = make([]wStatus, len(t.Statuses))
+		w.key("statuses")
+		w.arr()
 		for i := range t.Statuses {
-			w.Statuses[i] = *statusToWire(&t.Statuses[i], t.ID, t.AgentID, t.ExecutorID)
+			w.status(&t.Statuses[i], t.ID, t.AgentID, t.ExecutorID)
 		}
+		w.endArr()
 	}
+	w.labels("labels", t.Labels)
+	w.discovery(t.Discovery)
+	w.container(t.Container)
 	if t.HasHealthCheck {
-		w.HealthCheck = json.RawMessage(`{}`)
+		w.key("health_check")
+		w.obj()
+		w.end()
 	}
-	return w
+	w.end()
 }
 
 // taskResources writes the task's ports, allocated to its role as Mesos ≥1.5
 // does. The model keeps no cpus or mem for tasks; a task with a role but no
 // ports gets a zero cpus resource so that the role is not lost.
-func taskResources(t *cluster.Task) []wResource {
-	var alloc *wAllocationInfo
-	if t.Role != "" {
-		alloc = &wAllocationInfo{Role: t.Role}
+func (w *jsonWriter) taskResources(t *cluster.Task) {
+	if len(t.Ports) == 0 && t.Role == "" {
+		return
 	}
+	w.key("resources")
+	w.arr()
+	w.obj()
 	if len(t.Ports) > 0 {
-		return []wResource{{Name: "ports", Type: "RANGES", Ranges: rangesToWire(t.Ports), AllocationInfo: alloc}}
+		w.strField("name", "ports")
+		w.strField("type", "RANGES")
+		w.ranges(t.Ports)
+	} else {
+		w.strField("name", "cpus")
+		w.strField("type", "SCALAR")
+		w.scalar(0)
 	}
-	if alloc != nil {
-		return []wResource{{Name: "cpus", Type: "SCALAR", Scalar: &wScalar{}, AllocationInfo: alloc}}
+	if t.Role != "" {
+		w.key("allocation_info")
+		w.obj()
+		w.strField("role", t.Role)
+		w.end()
 	}
-	return nil
+	w.end()
+	w.endArr()
 }
 
-func rangesToWire(ps []cluster.PortRange) *wRanges {
-	r := &wRanges{Range: make([]wRange, len(ps))}
-	for i, p := range ps {
-		r.Range[i] = wRange{Begin: p.Begin, End: p.End}
+func (w *jsonWriter) ranges(ps []cluster.PortRange) {
+	w.key("ranges")
+	w.obj()
+	w.key("range")
+	w.arr()
+	for _, p := range ps {
+		w.obj()
+		w.key("begin")
+		w.int(p.Begin)
+		w.key("end")
+		w.int(p.End)
+		w.end()
 	}
-	return r
+	w.endArr()
+	w.end()
 }
 
-// statusToWire renders a status with the ids Mesos repeats in every status.
-func statusToWire(s *cluster.TaskStatus, taskID, agentID, executorID string) *wStatus {
-	w := &wStatus{
-		TaskID:     &wID{Value: taskID},
-		State:      string(s.State),
-		Message:    s.Message,
-		Source:     s.Source,
-		Reason:     s.Reason,
-		AgentID:    newID(agentID),
-		ExecutorID: newID(executorID),
-		Timestamp:  s.Timestamp,
-		UUID:       statusUUID(taskID, s),
-		Labels:     labelsToWire(s.Labels),
-	}
+func (w *jsonWriter) scalar(v float64) {
+	w.key("scalar")
+	w.obj()
+	w.key("value")
+	w.float(v)
+	w.end()
+}
+
+// status writes a TaskStatus with the ids Mesos repeats in every status.
+func (w *jsonWriter) status(s *cluster.TaskStatus, taskID, agentID, executorID string) {
+	w.obj()
+	w.id("task_id", taskID)
+	w.strField("state", string(s.State))
+	w.optStr("message", s.Message)
+	w.optStr("source", s.Source)
+	w.optStr("reason", s.Reason)
+	w.optID("agent_id", agentID)
+	w.optID("executor_id", executorID)
+	w.key("timestamp")
+	w.float(s.Timestamp)
+	w.key("uuid")
+	w.b = appendStatusUUID(append(w.b, '"'), taskID, s)
+	w.b = append(w.b, '"')
 	if s.Healthy != nil {
-		h := *s.Healthy
-		w.Healthy = &h
+		w.key("healthy")
+		w.bool(*s.Healthy)
 	}
+	w.labels("labels", s.Labels)
 	if s.ContainerID != "" || len(s.NetworkInfos) > 0 {
-		w.ContainerStatus = &wContainerStatus{
-			ContainerID:  newID(s.ContainerID),
-			NetworkInfos: networkInfosToWire(s.NetworkInfos),
-		}
+		w.key("container_status")
+		w.obj()
+		w.optID("container_id", s.ContainerID)
+		w.networkInfos(s.NetworkInfos)
+		w.end()
 	}
-	return w
+	w.end()
 }
 
-// statusUUID makes the base64 16-byte uuid every real status carries. The
-// model has none to give, so it is derived from what identifies the update.
-func statusUUID(taskID string, s *cluster.TaskStatus) string {
+// appendStatusUUID appends the base64 16-byte uuid every real status
+// carries. The model has none to give, so it is derived from what identifies
+// the update.
+func appendStatusUUID(b []byte, taskID string, s *cluster.TaskStatus) []byte {
 	h := fnv.New128a()
 	h.Write([]byte(taskID))
 	h.Write([]byte{0})
@@ -222,156 +361,239 @@ func statusUUID(taskID string, s *cluster.TaskStatus) string {
 	binary.BigEndian.PutUint64(ts[:], math.Float64bits(s.Timestamp))
 	h.Write(ts[:])
 	var sum [16]byte
-	return base64.StdEncoding.EncodeToString(h.Sum(sum[:0]))
+	return base64.StdEncoding.AppendEncode(b, h.Sum(sum[:0]))
 }
 
-func labelsToWire(ls []cluster.Label) *wLabels {
+// labels writes a v1 Labels message, {"labels":[…]}, when there are any.
+func (w *jsonWriter) labels(key string, ls []cluster.Label) {
 	if len(ls) == 0 {
-		return nil
+		return
 	}
-	w := &wLabels{Labels: make([]wLabel, len(ls))}
-	for i, l := range ls {
-		w.Labels[i] = wLabel{Key: l.Key, Value: l.Value}
+	w.key(key)
+	w.obj()
+	w.key("labels")
+	w.arr()
+	for _, l := range ls {
+		w.obj()
+		w.strField("key", l.Key)
+		w.strField("value", l.Value)
+		w.end()
 	}
-	return w
+	w.endArr()
+	w.end()
 }
 
-func portMappingsToWire(ps []cluster.PortMapping) []wPortMapping {
+func (w *jsonWriter) portMappings(ps []cluster.PortMapping) {
 	if len(ps) == 0 {
-		return nil
+		return
 	}
-	out := make([]wPortMapping, len(ps))
-	for i, p := range ps {
-		out[i] = wPortMapping{HostPort: p.HostPort, ContainerPort: p.ContainerPort, Protocol: p.Protocol}
+	w.key("port_mappings")
+	w.arr()
+	for _, p := range ps {
+		w.obj()
+		w.key("host_port")
+		w.int(p.HostPort)
+		w.key("container_port")
+		w.int(p.ContainerPort)
+		w.optStr("protocol", p.Protocol)
+		w.end()
 	}
-	return out
+	w.endArr()
 }
 
-func networkInfosToWire(ns []cluster.NetworkInfo) []wNetworkInfo {
+func (w *jsonWriter) networkInfos(ns []cluster.NetworkInfo) {
 	if len(ns) == 0 {
-		return nil
+		return
 	}
-	out := make([]wNetworkInfo, len(ns))
+	w.key("network_infos")
+	w.arr()
 	for i := range ns {
 		n := &ns[i]
-		w := wNetworkInfo{
-			Name:         n.Name,
-			Groups:       n.Groups,
-			Labels:       labelsToWire(n.Labels),
-			PortMappings: portMappingsToWire(n.PortMappings),
-		}
+		w.obj()
 		if len(n.IPAddresses) > 0 {
-			w.IPAddresses = make([]wIPAddress, len(n.IPAddresses))
-			for j, ip := range n.IPAddresses {
-				w.IPAddresses[j] = wIPAddress{Protocol: ip.Protocol, IPAddress: ip.IP}
+			w.key("ip_addresses")
+			w.arr()
+			for _, ip := range n.IPAddresses {
+				w.obj()
+				w.optStr("protocol", ip.Protocol)
+				w.optStr("ip_address", ip.IP)
+				w.end()
 			}
+			w.endArr()
 		}
-		out[i] = w
+		w.optStr("name", n.Name)
+		if len(n.Groups) > 0 {
+			w.key("groups")
+			w.arr()
+			for _, g := range n.Groups {
+				w.str(g)
+			}
+			w.endArr()
+		}
+		w.labels("labels", n.Labels)
+		w.portMappings(n.PortMappings)
+		w.end()
 	}
-	return out
+	w.endArr()
 }
 
-func discoveryToWire(d *cluster.DiscoveryInfo) *wDiscovery {
+func (w *jsonWriter) discovery(d *cluster.DiscoveryInfo) {
 	if d == nil {
-		return nil
+		return
 	}
-	w := &wDiscovery{
-		Visibility:  d.Visibility,
-		Name:        d.Name,
-		Environment: d.Environment,
-		Location:    d.Location,
-		Version:     d.Version,
-		Labels:      labelsToWire(d.Labels),
-	}
+	w.key("discovery")
+	w.obj()
+	w.optStr("visibility", d.Visibility)
+	w.optStr("name", d.Name)
+	w.optStr("environment", d.Environment)
+	w.optStr("location", d.Location)
+	w.optStr("version", d.Version)
 	if len(d.Ports) > 0 {
-		w.Ports = &wDiscoveryPorts{Ports: make([]wDiscoveryPort, len(d.Ports))}
-		for i, p := range d.Ports {
-			w.Ports.Ports[i] = wDiscoveryPort{
-				Number:     p.Number,
-				Name:       p.Name,
-				Protocol:   p.Protocol,
-				Visibility: p.Visibility,
-				Labels:     labelsToWire(p.Labels),
-			}
+		w.key("ports")
+		w.obj()
+		w.key("ports")
+		w.arr()
+		for i := range d.Ports {
+			p := &d.Ports[i]
+			w.obj()
+			w.key("number")
+			w.int(p.Number)
+			w.optStr("name", p.Name)
+			w.optStr("protocol", p.Protocol)
+			w.optStr("visibility", p.Visibility)
+			w.labels("labels", p.Labels)
+			w.end()
 		}
+		w.endArr()
+		w.end()
 	}
-	return w
+	w.labels("labels", d.Labels)
+	w.end()
 }
 
-func containerToWire(c *cluster.ContainerInfo) *wContainer {
+func (w *jsonWriter) container(c *cluster.ContainerInfo) {
 	if c == nil {
-		return nil
+		return
 	}
-	w := &wContainer{
-		Type:         c.Type,
-		Hostname:     c.Hostname,
-		NetworkInfos: networkInfosToWire(c.NetworkInfos),
-	}
-	if c.Docker != nil {
-		w.Docker = &wDocker{
-			Image:        c.Docker.Image,
-			Network:      c.Docker.Network,
-			PortMappings: portMappingsToWire(c.Docker.PortMappings),
-		}
+	w.key("container")
+	w.obj()
+	w.optStr("type", c.Type)
+	w.optStr("hostname", c.Hostname)
+	if d := c.Docker; d != nil {
+		w.key("docker")
+		w.obj()
+		w.strField("image", d.Image)
+		w.optStr("network", d.Network)
+		w.portMappings(d.PortMappings)
+		w.key("privileged")
+		w.bool(false)
+		w.key("force_pull_image")
+		w.bool(false)
+		w.end()
 	}
 	if c.Type == "MESOS" {
 		// Mesos always writes the MesosInfo of a MESOS container, if
 		// only as {} when there is no image.
-		w.Mesos = json.RawMessage(`{}`)
+		w.key("mesos")
+		w.obj()
+		w.end()
 	}
-	return w
+	w.networkInfos(c.NetworkInfos)
+	w.end()
 }
 
-func agentToWire(a *cluster.Agent) *wAgent {
-	info := &wAgentInfo{
-		Hostname:  a.Hostname,
-		Port:      a.Port,
-		Resources: resourcesToWire(&a.Resources, ""),
-		ID:        &wID{Value: a.ID},
+func (w *jsonWriter) agent(a *cluster.Agent) {
+	w.obj()
+	w.key("agent_info")
+	w.obj()
+	w.strField("hostname", a.Hostname)
+	if a.Port != 0 {
+		w.key("port")
+		w.int(a.Port)
 	}
+	w.resources("resources", &a.Resources, "")
 	if len(a.Attributes) > 0 {
-		info.Attributes = make([]wAttribute, 0, len(a.Attributes))
+		w.key("attributes")
+		w.arr()
 		for _, k := range sortedKeys(a.Attributes) {
-			info.Attributes = append(info.Attributes, wAttribute{Name: k, Type: "TEXT", Text: &wText{Value: a.Attributes[k]}})
+			w.obj()
+			w.strField("name", k)
+			w.strField("type", "TEXT")
+			w.key("text")
+			w.obj()
+			w.strField("value", a.Attributes[k])
+			w.end()
+			w.end()
 		}
+		w.endArr()
 	}
-	return &wAgent{
-		AgentInfo:      info,
-		Active:         a.Active,
-		PID:            a.PID,
-		TotalResources: resourcesToWire(&a.Resources, "*"),
-	}
+	w.id("id", a.ID)
+	w.end()
+	w.key("active")
+	w.bool(a.Active)
+	w.optStr("pid", a.PID)
+	w.resources("total_resources", &a.Resources, "*")
+	w.end()
 }
 
-// resourcesToWire writes an agent's resources in the order Mesos does: ports
+// resources writes an agent's resources in the order Mesos does: ports
 // first, then disk, cpus, mem (and gpus when there are any). role is "*" for
 // total_resources and empty for agent_info.resources, as in the captures.
-func resourcesToWire(r *cluster.Resources, role string) []wResource {
-	var out []wResource
-	if len(r.Ports) > 0 {
-		out = append(out, wResource{Name: "ports", Type: "RANGES", Ranges: rangesToWire(r.Ports), Role: role})
-	}
-	for _, s := range []struct {
+func (w *jsonWriter) resources(key string, r *cluster.Resources, role string) {
+	scalars := [...]struct {
 		name  string
 		value float64
-	}{{"disk", r.Disk}, {"cpus", r.CPUs}, {"mem", r.Mem}, {"gpus", r.GPUs}} {
-		if s.value != 0 {
-			out = append(out, wResource{Name: s.name, Type: "SCALAR", Scalar: &wScalar{Value: s.value}, Role: role})
-		}
+	}{{"disk", r.Disk}, {"cpus", r.CPUs}, {"mem", r.Mem}, {"gpus", r.GPUs}}
+	some := len(r.Ports) > 0
+	for _, s := range scalars {
+		some = some || s.value != 0
 	}
-	return out
+	if !some {
+		return
+	}
+	w.key(key)
+	w.arr()
+	if len(r.Ports) > 0 {
+		w.obj()
+		w.strField("name", "ports")
+		w.strField("type", "RANGES")
+		w.ranges(r.Ports)
+		w.optStr("role", role)
+		w.end()
+	}
+	for _, s := range scalars {
+		if s.value == 0 {
+			continue
+		}
+		w.obj()
+		w.strField("name", s.name)
+		w.strField("type", "SCALAR")
+		w.scalar(s.value)
+		w.optStr("role", role)
+		w.end()
+	}
+	w.endArr()
 }
 
-func frameworkToWire(f *cluster.Framework) *wFramework {
-	return &wFramework{
-		FrameworkInfo: &wFrameworkInfo{
-			Name:     f.Name,
-			ID:       &wID{Value: f.ID},
-			Role:     f.Role,
-			Hostname: f.Hostname,
-			WebUIURL: f.WebUIURL,
-		},
-		Active:    f.Active,
-		Connected: f.Active,
-	}
+func (w *jsonWriter) frameworkInfo(f *cluster.Framework) {
+	w.obj()
+	w.strField("name", f.Name)
+	w.id("id", f.ID)
+	w.optStr("role", f.Role)
+	w.optStr("hostname", f.Hostname)
+	w.optStr("webui_url", f.WebUIURL)
+	w.end()
+}
+
+func (w *jsonWriter) framework(f *cluster.Framework) {
+	w.obj()
+	w.key("framework_info")
+	w.frameworkInfo(f)
+	w.key("active")
+	w.bool(f.Active)
+	w.key("connected")
+	w.bool(f.Active)
+	w.key("recovered")
+	w.bool(false)
+	w.end()
 }

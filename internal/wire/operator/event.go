@@ -116,23 +116,22 @@ var ErrSyntax = errors.New("operator: invalid JSON")
 
 // DecodeEvent decodes one record of the SUBSCRIBE stream.
 func DecodeEvent(data []byte) (Event, error) {
-	var raw rawEvent
-	if err := unmarshal("event", "", data, &raw); err != nil {
+	raw, err := decodeEnvelope(data)
+	if err != nil {
 		return Event{}, err
 	}
-	if raw.Type == nil {
+	if raw.typ == nil {
 		return Event{}, &FieldError{Type: "event", Path: "type", Problem: "missing"}
 	}
-	t := *raw.Type
+	t := *raw.typ
 	if t == "" {
 		return Event{}, &FieldError{Type: "event", Path: "type", Problem: "empty"}
 	}
 	d := decoder{typ: t}
 	ev := Event{Type: t}
-	var err error
 	switch t {
 	case TypeSubscribed:
-		ev.Subscribed, err = d.subscribed(raw.Subscribed)
+		ev.Subscribed, err = d.subscribed(&raw)
 	case TypeTaskAdded:
 		ev.TaskAdded, err = d.taskAdded(raw.TaskAdded)
 	case TypeTaskUpdated:
@@ -164,18 +163,18 @@ func DecodeEvent(data []byte) (Event, error) {
 // frameworks and recovered agents are not running anywhere discovery could
 // point to and are ignored.
 func DecodeGetState(data []byte) (st *cluster.MesosState, skipped []error, err error) {
-	var raw rawResponse
-	if err := unmarshal("GET_STATE", "", data, &raw); err != nil {
+	typ, state, err := decodeResponse(data)
+	if err != nil {
 		return nil, nil, err
 	}
 	switch {
-	case raw.Type == nil:
+	case typ == nil:
 		return nil, nil, &FieldError{Type: "GET_STATE", Path: "type", Problem: "missing"}
-	case *raw.Type != "GET_STATE":
-		return nil, nil, &FieldError{Type: "GET_STATE", Path: "type", Problem: fmt.Sprintf("is %q, want GET_STATE", *raw.Type)}
+	case *typ != "GET_STATE":
+		return nil, nil, &FieldError{Type: "GET_STATE", Path: "type", Problem: fmt.Sprintf("is %q, want GET_STATE", *typ)}
 	}
 	d := decoder{typ: "GET_STATE"}
-	return d.state("get_state", raw.GetState)
+	return d.state("get_state", state)
 }
 
 // ReadEvents reads a SUBSCRIBE response body, calling fn with each event in

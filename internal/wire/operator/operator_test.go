@@ -3,7 +3,6 @@ package operator
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -265,12 +264,20 @@ func TestDecodeGetStateErrors(t *testing.T) {
 		})
 	}
 
-	st, skipped, err := DecodeGetState([]byte(`{"type":"GET_STATE","get_state":{"get_tasks":{"tasks":[` + okTask + `,{}]},"get_agents":{"agents":[` + okAgent + `]}}}`))
-	if err != nil {
-		t.Fatal(err)
+	// Both decoding routes: only missing fields (fast), and a mistyped
+	// field too (precise, element by element).
+	for _, tasks := range []string{okTask + `,{}`, okTask + `,{},{"task_id":5}`} {
+		st, skipped, err := DecodeGetState([]byte(`{"type":"GET_STATE","get_state":{"get_tasks":{"tasks":[` + tasks + `]},"get_agents":{"agents":[` + okAgent + `]}}}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := `[GET_STATE: field "get_state.get_tasks.tasks[1].task_id": missing]`
+		if strings.Contains(tasks, "5") {
+			want = `[GET_STATE: field "get_state.get_tasks.tasks[1].task_id": missing GET_STATE: field "get_state.get_tasks.tasks[2].task_id": want object, got number]`
+		}
+		eq(t, "skipped", fmt.Sprint(skipped), want)
+		eq(t, "kept", len(st.Frameworks[0].Tasks)+len(st.Agents), 2)
 	}
-	eq(t, "skipped", fmt.Sprint(skipped), `[GET_STATE: field "get_state.get_tasks.tasks[1].task_id": missing]`)
-	eq(t, "kept", len(st.Frameworks[0].Tasks)+len(st.Agents), 2)
 }
 
 func TestEncodeShapes(t *testing.T) {
@@ -476,8 +483,7 @@ func FuzzDecodeEvent(f *testing.F) {
 		}
 		enc, err := EncodeEvent(ev)
 		if err != nil {
-			var uv *json.UnsupportedValueError
-			if errors.As(err, &uv) {
+			if errors.Is(err, errNonFinite) {
 				return // resource sums that overflow to ±Inf have no JSON form
 			}
 			t.Fatalf("decoded event does not encode: %v", err)

@@ -245,3 +245,34 @@ func FuzzReader(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkReaderBigRecord reads a SUBSCRIBED-sized record (200 MiB)
+// arriving in 32 KiB chunks, as a chunked HTTP body delivers it.
+func BenchmarkReaderBigRecord(b *testing.B) {
+	rec := bytes.Repeat([]byte("x"), 200<<20)
+	var buf bytes.Buffer
+	_ = NewWriter(&buf).Write(rec)
+	stream := buf.Bytes()
+	b.SetBytes(int64(len(rec)))
+	b.ReportAllocs()
+	for b.Loop() {
+		r := NewReader(&chunkReader{data: stream, chunk: 32 << 10}, 0)
+		if got, err := r.Next(); err != nil || len(got) != len(rec) {
+			b.Fatal(err)
+		}
+	}
+}
+
+type chunkReader struct {
+	data  []byte
+	chunk int
+}
+
+func (c *chunkReader) Read(p []byte) (int, error) {
+	if len(c.data) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p[:min(len(p), c.chunk)], c.data)
+	c.data = c.data[n:]
+	return n, nil
+}

@@ -46,15 +46,15 @@ type Event struct {
 
 // Reader parses an event stream. It is not safe for concurrent use.
 type Reader struct {
-	r        *bufio.Reader
-	maxLine  int
-	afterCR  bool // the previous line ended in CR: a following LF belongs to it
-	started  bool // the optional leading BOM has been dealt with
-	line     []byte
-	data     bytes.Buffer
-	hasData  bool
-	typ      string
-	finished bool
+	r       *bufio.Reader
+	maxLine int
+	afterCR bool // the previous line ended in CR: a following LF belongs to it
+	started bool // the optional leading BOM has been dealt with
+	line    []byte
+	data    bytes.Buffer
+	hasData bool
+	typ     string
+	err     error // sticky: once the stream failed or ended, it stays so
 }
 
 // NewReader returns a Reader that parses the event stream read from r.
@@ -68,17 +68,16 @@ func NewReader(r io.Reader) *Reader {
 // io.EOF; an event that was not terminated by a blank line before the end is
 // discarded, as the SSE specification requires — a consumer reconnects and
 // refetches state anyway. Any other error comes from the underlying reader or
-// wraps ErrLineTooLong.
+// wraps ErrLineTooLong. Errors are sticky: after one, every call returns it
+// again, because the reader can no longer tell where the next event starts.
 func (r *Reader) Next() (Event, error) {
-	if r.finished {
-		return Event{}, io.EOF
+	if r.err != nil {
+		return Event{}, r.err
 	}
 	for {
 		line, err := r.readLine()
 		if err != nil {
-			if err == io.EOF {
-				r.finished = true
-			}
+			r.err = err
 			r.reset()
 			return Event{}, err
 		}
@@ -114,7 +113,8 @@ func (r *Reader) Next() (Event, error) {
 			}
 			if r.data.Len()+len(value) > r.maxLine {
 				r.reset()
-				return Event{}, fmt.Errorf("%w: data of one event exceeds %d bytes (16 MiB)", ErrLineTooLong, r.maxLine)
+				r.err = fmt.Errorf("%w: data of one event exceeds %d bytes (16 MiB)", ErrLineTooLong, r.maxLine)
+				return Event{}, r.err
 			}
 			r.data.Write(value)
 			r.hasData = true
@@ -190,9 +190,12 @@ func NewWriter(w io.Writer) *Writer {
 }
 
 // WriteEvent writes "event: <eventType>\r\ndata: <data>\r\n\r\n". If data
-// contains line breaks it is split into several data lines, as Jetty does, so
-// the reader reassembles it with "\n". The event type must not contain CR or
-// LF, which would break the framing.
+// contains line breaks (CRLF, LF or CR) it is split into several data lines,
+// as Jetty does, so the reader reassembles it joined by "\n". Unlike Jetty,
+// which uses BufferedReader.readLine, a trailing line break yields a last,
+// empty data line, so that what Reader returns can be written back without
+// loss; Marathon's one-line JSON never meets the difference. The event type
+// must not contain CR or LF, which would break the framing.
 func (w *Writer) WriteEvent(eventType string, data []byte) error {
 	if i := bytes.IndexAny([]byte(eventType), "\r\n"); i >= 0 {
 		return fmt.Errorf("sse: event type %q contains a line break", eventType)
@@ -218,9 +221,6 @@ func (w *Writer) WriteEvent(eventType string, data []byte) error {
 			i++
 		}
 		data = data[i+1:]
-		if len(data) == 0 {
-			break // a trailing line break does not start another line
-		}
 	}
 	w.buf.WriteString("\r\n")
 	return w.flush(w.buf.Bytes())

@@ -144,9 +144,13 @@ func TestReaderLineTooLong(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := NewReader(strings.NewReader(tt.in)).Next()
+			r := NewReader(strings.NewReader(tt.in + "data: after\n\n"))
+			_, err := r.Next()
 			if !errors.Is(err, ErrLineTooLong) {
 				t.Fatalf("err = %v, want ErrLineTooLong", err)
+			}
+			if _, again := r.Next(); again != err {
+				t.Errorf("error not sticky: %v", again)
 			}
 			if !strings.Contains(err.Error(), "16 MiB") {
 				t.Errorf("error %q does not name the limit", err)
@@ -216,7 +220,8 @@ func TestWriter(t *testing.T) {
 		{"empty data", "x", "", "event: x\r\ndata: \r\n\r\n"},
 		{"LF split into data lines", "x", "a\nb", "event: x\r\ndata: a\r\ndata: b\r\n\r\n"},
 		{"CRLF and CR split", "x", "a\r\nb\rc", "event: x\r\ndata: a\r\ndata: b\r\ndata: c\r\n\r\n"},
-		{"trailing break adds no line", "x", "a\n", "event: x\r\ndata: a\r\n\r\n"},
+		{"trailing break ends with an empty line", "x", "a\n", "event: x\r\ndata: a\r\ndata: \r\n\r\n"},
+		{"only a break", "x", "\r\n", "event: x\r\ndata: \r\ndata: \r\n\r\n"},
 		{"empty lines kept", "x", "a\n\nb", "event: x\r\ndata: a\r\ndata: \r\ndata: b\r\n\r\n"},
 	}
 	for _, tt := range tests {
@@ -318,7 +323,7 @@ func TestWriterConcurrentRoundTrip(t *testing.T) {
 }
 
 func TestWriterReaderRoundTrip(t *testing.T) {
-	in := []Event{ev("a", "1"), ev("b", ""), ev("c", "x\ny\n\nz"), ev("d", `{"k":"v: w"}`), ev("", "no type")}
+	in := []Event{ev("a", "1"), ev("b", ""), ev("c", "x\ny\n\nz"), ev("d", `{"k":"v: w"}`), ev("", "no type"), ev("e", "\n"), ev("f", "g\n\n")}
 	var out bytes.Buffer
 	w := NewWriter(&out)
 	for _, e := range in {
