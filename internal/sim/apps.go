@@ -154,7 +154,7 @@ func (c *Cluster) addAppLocked(def cluster.App, announce bool) (cluster.App, err
 	}
 	def.Version = isoTime(c.cfg.Now())
 	ap := &app{def: def}
-	c.apps = append(slices.Clip(c.apps), ap)
+	c.apps = append(c.apps, ap)
 	c.appByID[id] = ap
 	c.changed()
 	var d *marathon.Deployment
@@ -286,7 +286,7 @@ func (c *Cluster) DeleteApp(id string) error {
 	for _, t := range slices.Clone(ap.tasks) {
 		c.killLocked(t)
 	}
-	c.apps = slices.DeleteFunc(slices.Clone(c.apps), func(x *app) bool { return x == ap })
+	c.apps = slices.DeleteFunc(c.apps, func(x *app) bool { return x == ap })
 	delete(c.appByID, id)
 	for _, p := range appServicePorts(&ap.def) {
 		delete(c.servicePortsUsed, p)

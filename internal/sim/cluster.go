@@ -100,8 +100,10 @@ type app struct {
 	tasks []*task
 }
 
-// task is one live task. mesos and marathon are its two views; they are
-// replaced, never edited in place, once a snapshot may hold them.
+// task is one live task. mesos and marathon are its two views. Snapshots
+// copy them by value, so the slices inside them (statuses, ports) are shared
+// with every snapshot taken since: they are replaced, never edited in place.
+// The []*task lists of apps and frameworks are never shared and may change.
 type task struct {
 	mesos    cluster.Task
 	marathon cluster.AppTask

@@ -3,7 +3,6 @@ package sim
 import (
 	"fmt"
 	"net/netip"
-	"slices"
 
 	"github.com/signpost-dns/signpost/internal/cluster"
 )
@@ -148,8 +147,8 @@ func (c *Cluster) adoptTaskLocked(ap *app, at cluster.AppTask) {
 		t.marathon.AppID = def.ID
 	}
 	c.tasks[at.ID] = t
-	ap.tasks = append(slices.Clip(ap.tasks), t)
-	c.marathonFW.tasks = append(slices.Clip(c.marathonFW.tasks), t)
+	ap.tasks = append(ap.tasks, t)
+	c.marathonFW.tasks = append(c.marathonFW.tasks, t)
 }
 
 // SyntheticSpec sizes a generated cluster.

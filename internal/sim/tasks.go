@@ -214,8 +214,8 @@ func (c *Cluster) launchLocked(ap *app) (*task, error) {
 	}
 
 	c.tasks[id] = t
-	ap.tasks = append(slices.Clip(ap.tasks), t)
-	c.marathonFW.tasks = append(slices.Clip(c.marathonFW.tasks), t)
+	ap.tasks = append(ap.tasks, t)
+	c.marathonFW.tasks = append(c.marathonFW.tasks, t)
 	c.changed()
 	if c.mesosEvents.active() {
 		added := t.mesos
@@ -599,9 +599,9 @@ func (c *Cluster) removeTaskLocked(t *task) {
 		delete(t.agent.used, p)
 	}
 	if t.app != nil {
-		t.app.tasks = slices.DeleteFunc(slices.Clone(t.app.tasks), func(x *task) bool { return x == t })
+		t.app.tasks = slices.DeleteFunc(t.app.tasks, func(x *task) bool { return x == t })
 	}
-	t.fw.tasks = slices.DeleteFunc(slices.Clone(t.fw.tasks), func(x *task) bool { return x == t })
+	t.fw.tasks = slices.DeleteFunc(t.fw.tasks, func(x *task) bool { return x == t })
 	if c.cfg.Runner != nil {
 		_ = c.cfg.Runner.Stop(t.mesos.ID, 0)
 	}

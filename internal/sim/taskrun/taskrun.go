@@ -276,7 +276,7 @@ func (r *Runner) Start(spec Spec) error {
 	for _, a := range addrs {
 		r.addrs[a] = spec.TaskID
 	}
-	t.log.Info("task listening", "ip", spec.IP, "ports", spec.Ports)
+	t.log.Debug("task listening", "ip", spec.IP, "ports", spec.Ports)
 	return nil
 }
 
@@ -311,7 +311,7 @@ func (r *Runner) finish(t *task, grace time.Duration) {
 		delete(r.addrs, a)
 	}
 	r.mu.Unlock()
-	t.log.Info("task stopped", "grace", grace, "took", time.Since(start))
+	t.log.Debug("task stopped", "grace", grace, "took", time.Since(start))
 }
 
 // Close kills every task at once (grace zero), waits for Stops still

@@ -119,8 +119,10 @@ type AppTerminated struct {
 }
 
 // Deployment is one of the deployment events. deployment_success and
-// deployment_failed carry ID (and Plan); deployment_info and the step events
-// carry Plan and CurrentStep.
+// deployment_failed carry ID, Plan and (failed, ≥1.8) Reason;
+// deployment_info and the step events carry Plan and CurrentStep. One value
+// may be reused for all of a deployment's events: EncodeEvent writes only the
+// fields that the event type has, and DecodeEvent fills only those.
 type Deployment struct {
 	ID          string
 	Plan        DeploymentPlan
@@ -236,7 +238,8 @@ func DecodeEvent(eventType string, data []byte) (Event, error) {
 		err = readStrings(o, req("appId", &e.AppTerminated.AppID), opt("timestamp", &e.AppTerminated.Timestamp))
 	case EventDeploymentInfo, EventDeploymentSuccess, EventDeploymentFailed,
 		EventDeploymentStepSuccess, EventDeploymentStepFailure:
-		e.Deployment, err = decodeDeployment(o, typ == EventDeploymentSuccess || typ == EventDeploymentFailed)
+		e.Deployment, err = decodeDeployment(o, typ == EventDeploymentSuccess || typ == EventDeploymentFailed,
+			typ == EventDeploymentFailed)
 	case EventFailedHealthCheck:
 		e.FailedHealthCheck, err = decodeFailedHealthCheck(o)
 	case EventUnhealthyInstanceKill, EventUnhealthyTaskKill:
@@ -390,12 +393,16 @@ func decodeFailedHealthCheck(o object) (*FailedHealthCheck, error) {
 }
 
 // decodeDeployment reads a deployment event. Only the result events
-// (success, failed) have id and reason; only the others have currentStep.
-func decodeDeployment(o object, result bool) (*Deployment, error) {
+// (success, failed) have an id, only deployment_failed a reason, and only the
+// others a currentStep.
+func decodeDeployment(o object, result, failed bool) (*Deployment, error) {
 	d := &Deployment{}
 	err := readStrings(o, opt("timestamp", &d.Timestamp))
 	if err == nil && result {
-		err = readStrings(o, opt("id", &d.ID), opt("reason", &d.Reason))
+		err = readStrings(o, opt("id", &d.ID))
+	}
+	if err == nil && failed {
+		err = readStrings(o, opt("reason", &d.Reason))
 	}
 	if err != nil {
 		return nil, err
@@ -666,7 +673,10 @@ func EncodeEvent(e Event) ([]byte, error) {
 		v = appTerminatedJSON{AppID: e.AppTerminated.AppID, EventType: e.Type, Timestamp: e.AppTerminated.Timestamp}
 	case (e.Type == EventDeploymentSuccess || e.Type == EventDeploymentFailed) && e.Deployment != nil:
 		d := e.Deployment
-		j := deploymentResultJSON{ID: d.ID, EventType: e.Type, Timestamp: d.Timestamp, Reason: d.Reason}
+		j := deploymentResultJSON{ID: d.ID, EventType: e.Type, Timestamp: d.Timestamp}
+		if e.Type == EventDeploymentFailed {
+			j.Reason = d.Reason
+		}
 		if d.Plan.ID != "" || d.Plan.Version != "" || len(d.Plan.Steps) > 0 {
 			p := planToJSON(d.Plan)
 			j.Plan = &p
@@ -675,9 +685,6 @@ func EncodeEvent(e Event) ([]byte, error) {
 	case (e.Type == EventDeploymentInfo || e.Type == EventDeploymentStepSuccess ||
 		e.Type == EventDeploymentStepFailure) && e.Deployment != nil:
 		d := e.Deployment
-		if d.ID != "" || d.Reason != "" {
-			return nil, fmt.Errorf("marathon event %s: has no id or reason field", e.Type)
-		}
 		v = deploymentStepJSON{Plan: planToJSON(d.Plan), CurrentStep: stepToJSON(d.CurrentStep),
 			EventType: e.Type, Timestamp: d.Timestamp}
 	case e.Type == EventFailedHealthCheck && e.FailedHealthCheck != nil:

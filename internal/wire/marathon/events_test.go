@@ -318,7 +318,6 @@ func TestEncodeEventErrors(t *testing.T) {
 		{"payload of another type", Event{Type: EventStatusUpdate, AppTerminated: &AppTerminated{AppID: "/a"}}},
 		{"unknown type without raw", Event{Type: "pod_created_event"}},
 		{"invalid raw", Event{Type: "pod_created_event", Raw: []byte(`{`)}},
-		{"id on a deployment_info", Event{Type: EventDeploymentInfo, Deployment: &Deployment{ID: "x"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -326,6 +325,17 @@ func TestEncodeEventErrors(t *testing.T) {
 				t.Fatalf("no error, wrote %s", out)
 			}
 		})
+	}
+	// One Deployment serves all events of a deployment; each type writes its own fields.
+	d := &Deployment{ID: "d", Reason: "r", Plan: DeploymentPlan{ID: "d", Version: "v"},
+		CurrentStep: []DeploymentAction{{Action: "StartApplication", App: "/a"}}, Timestamp: "t"}
+	info, err := EncodeEvent(Event{Type: EventDeploymentInfo, Deployment: d})
+	if err != nil || string(info) != `{"plan":{"id":"d","steps":[],"version":"v"},"currentStep":{"actions":[{"action":"StartApplication","app":"/a"}]},"eventType":"deployment_info","timestamp":"t"}` {
+		t.Errorf("deployment_info from a shared Deployment: %s, %v", info, err)
+	}
+	done, err := EncodeEvent(Event{Type: EventDeploymentSuccess, Deployment: d})
+	if err != nil || string(done) != `{"id":"d","plan":{"id":"d","steps":[],"version":"v"},"eventType":"deployment_success","timestamp":"t"}` {
+		t.Errorf("deployment_success from a shared Deployment: %s, %v", done, err)
 	}
 	// A known type may also be sent from Raw, e.g. to replay a capture.
 	out, err := EncodeEvent(Event{Type: EventStatusUpdate, Raw: []byte(" {\"taskId\" : \"t\"} ")})

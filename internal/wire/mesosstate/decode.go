@@ -1,72 +1,13 @@
-// Package mesosstate reads and writes the Mesos master's v0 state document
-// (GET /master/state, formerly /state.json) and the JSON MasterInfo that
-// masters publish in ZooKeeper, translating between those wire shapes and the
-// shared model in internal/cluster.
-//
-// Decode is what the Mesos source runs on every poll, so it is tolerant where
-// real masters differ (0.2x vs 1.x field sets, legacy ip_address, labels that
-// are sometimes bare arrays and sometimes {"labels":[…]} objects) and strict
-// where a mistake would silently corrupt service discovery: a value of the
-// wrong type is an error that names its path. One broken agent, framework or
-// task costs only itself, so a single odd task cannot take DNS down for the
-// whole cluster. Encode is what the simulator serves; it writes what a Mesos
-// 1.x master writes, fast enough for 100,000 tasks.
 package mesosstate
 
 import (
-	"errors"
 	"fmt"
 	"math"
-	"net/netip"
 	"strconv"
 	"strings"
 
 	"github.com/signpost-dns/signpost/internal/cluster"
 )
-
-// FieldError is a value of the wrong type, or one that does not parse, such
-// as a ports string that is not a range list.
-type FieldError struct {
-	// Field is the path of the value, relative to the skipped agent,
-	// framework or task ("statuses[0].timestamp"), or to the document for a
-	// top-level error ("slaves"). It is empty when the element itself has the
-	// wrong type.
-	Field string
-	// Msg says what was wrong ("expected number, got string").
-	Msg string
-}
-
-func (e *FieldError) Error() string {
-	if e.Field == "" {
-		return e.Msg
-	}
-	return fmt.Sprintf("field %q: %s", e.Field, e.Msg)
-}
-
-// SkipError reports one agent, framework or task that Decode left out of the
-// model because it was malformed. The rest of the document is unaffected.
-type SkipError struct {
-	// Path locates the element in the document ("frameworks[1].tasks[3]");
-	// indices are those of the JSON arrays.
-	Path string
-	// ID is the element's id when it had one.
-	ID string
-	// Err is a *FieldError or ErrMissingID.
-	Err error
-}
-
-func (e *SkipError) Error() string {
-	if e.ID != "" {
-		return fmt.Sprintf("%s (id %q): %v", e.Path, e.ID, e.Err)
-	}
-	return fmt.Sprintf("%s: %v", e.Path, e.Err)
-}
-
-func (e *SkipError) Unwrap() error { return e.Err }
-
-// ErrMissingID is why an agent, framework or task without an id is skipped:
-// every consumer keys on ids, so such an element is unusable.
-var ErrMissingID = errors.New(`missing field "id"`)
 
 // Decode decodes a v0 /master/state (or /state.json) document.
 //
@@ -86,27 +27,6 @@ func Decode(data []byte) (st *cluster.MesosState, skipped []error, err error) {
 		return nil, nil, fmt.Errorf("mesos state: %w", err)
 	}
 	return st, d.skipped, nil
-}
-
-// DecodeMasterInfo decodes the JSON MasterInfo a Mesos master stores in its
-// ZooKeeper json.info_<seq> node.
-//
-// The address comes from address.ip/address.port (Mesos ≥0.24) when present,
-// otherwise from the legacy uint32 "ip" (IPv4 in network byte order read as a
-// little-endian integer: 127.0.0.1 is 16777343) and "port". A missing port
-// means 5050, the protobuf default. Without any address the MasterInfo is
-// useless for finding the leader, so that is an error.
-func DecodeMasterInfo(data []byte) (cluster.MasterInfo, error) {
-	d := decoder{scanner: scanner{data: data}}
-	var w masterInfoWire
-	if err := d.root(func(key []byte) { d.masterInfoMember(&w, key) }); err != nil {
-		return cluster.MasterInfo{}, fmt.Errorf("master info: %w", err)
-	}
-	m := w.resolve()
-	if m.IP == "" {
-		return cluster.MasterInfo{}, errors.New(`master info: no address: neither field "address.ip" nor field "ip" is set`)
-	}
-	return m, nil
 }
 
 // seg is one step of the path to the current value: a field name, or an
@@ -547,92 +467,12 @@ func (d *decoder) stateMember(st *cluster.MesosState, key []byte) {
 	}
 }
 
-// masterInfoWire collects a MasterInfo's fields before resolve decides which
-// of the redundant address fields to believe.
-type masterInfoWire struct {
-	m                    cluster.MasterInfo
-	port, addrPort       int
-	hasPort, hasAddrPort bool
-	ip                   uint32
-	addrIP, addrHost     string
-}
-
-func (d *decoder) masterInfoMember(w *masterInfoWire, key []byte) {
-	switch string(key) {
-	case "id":
-		w.m.ID = d.str("id")
-	case "pid":
-		w.m.PID = d.str("pid")
-	case "hostname":
-		w.m.Hostname = d.str("hostname")
-	case "version":
-		w.m.Version = d.str("version")
-	case "port":
-		w.port, w.hasPort = d.optInteger("port")
-	case "ip":
-		w.ip = 0
-		if v, ok := d.optInteger("ip"); ok {
-			if v < 0 || int64(v) > math.MaxUint32 {
-				d.fieldErr("ip", "number "+strconv.Itoa(v)+" out of range for uint32")
-			} else {
-				w.ip = uint32(v)
-			}
-		}
-	case "address":
-		w.addrIP, w.addrHost, w.hasAddrPort = "", "", false
-		d.object("address", func(key []byte) {
-			switch string(key) {
-			case "ip":
-				w.addrIP = d.str("ip")
-			case "hostname":
-				w.addrHost = d.str("hostname")
-			case "port":
-				w.addrPort, w.hasAddrPort = d.optInteger("port")
-			default:
-				d.skipValue()
-			}
-		})
-	default:
-		d.skipValue()
-	}
-}
-
 func (d *decoder) optInteger(field string) (int, bool) {
 	if d.peek() == kindNull {
 		d.readNull()
 		return 0, false
 	}
 	return d.integer(field), true
-}
-
-// resolve prefers the textual address, falls back to the legacy uint32, and
-// defaults the port to 5050 as the protobuf does.
-func (w *masterInfoWire) resolve() cluster.MasterInfo {
-	m := w.m
-	switch {
-	case w.addrIP != "":
-		m.IP = w.addrIP
-	case w.ip != 0:
-		m.IP = ipv4FromUint32(w.ip).String()
-	}
-	switch {
-	case w.hasAddrPort:
-		m.Port = w.addrPort
-	case w.hasPort:
-		m.Port = w.port
-	default:
-		m.Port = 5050
-	}
-	if m.Hostname == "" {
-		m.Hostname = w.addrHost
-	}
-	return m
-}
-
-// ipv4FromUint32 undoes Mesos' encoding of MasterInfo.ip: the address bytes
-// in network order, stored in a uint32 on a little-endian host.
-func ipv4FromUint32(u uint32) netip.Addr {
-	return netip.AddrFrom4([4]byte{byte(u), byte(u >> 8), byte(u >> 16), byte(u >> 24)})
 }
 
 func (d *decoder) agentElem(agents *[]cluster.Agent) {

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net/netip"
 	"slices"
 	"strconv"
 	"unicode/utf8"
@@ -51,44 +50,6 @@ func Append(dst []byte, st *cluster.MesosState) ([]byte, error) {
 		return dst, e.err
 	}
 	return e.b, nil
-}
-
-// EncodeMasterInfo writes m as a Mesos master writes its ZooKeeper
-// json.info_<seq> node, including the legacy uint32 "ip" that detectors
-// older than Mesos 0.24 read (0 for an IPv6 address, which it cannot hold).
-// m.IP must be an IP address: a MasterInfo without one cannot be found.
-func EncodeMasterInfo(m cluster.MasterInfo) ([]byte, error) {
-	ip, err := netip.ParseAddr(m.IP)
-	if err != nil {
-		return nil, fmt.Errorf("master info: IP %q is not an IP address", m.IP)
-	}
-	var legacy uint32
-	if ip.Is4() || ip.Is4In6() {
-		a := ip.Unmap().As4()
-		legacy = uint32(a[0]) | uint32(a[1])<<8 | uint32(a[2])<<16 | uint32(a[3])<<24
-	}
-	b := make([]byte, 0, 256)
-	b = append(b, `{"address":{"hostname":`...)
-	b = appendString(b, m.Hostname)
-	b = append(b, `,"ip":`...)
-	b = appendString(b, m.IP)
-	b = append(b, `,"port":`...)
-	b = strconv.AppendInt(b, int64(m.Port), 10)
-	b = append(b, `},"hostname":`...)
-	b = appendString(b, m.Hostname)
-	b = append(b, `,"id":`...)
-	b = appendString(b, m.ID)
-	b = append(b, `,"ip":`...)
-	b = strconv.AppendUint(b, uint64(legacy), 10)
-	b = append(b, `,"pid":`...)
-	b = appendString(b, m.PID)
-	b = append(b, `,"port":`...)
-	b = strconv.AppendInt(b, int64(m.Port), 10)
-	if m.Version != "" {
-		b = append(b, `,"version":`...)
-		b = appendString(b, m.Version)
-	}
-	return append(b, '}'), nil
 }
 
 // sizeHint estimates the encoded size from the model's string lengths and

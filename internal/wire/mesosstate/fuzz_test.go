@@ -44,6 +44,7 @@ func FuzzDecode(f *testing.F) {
 	f.Fuzz(checkDecode)
 }
 
+// checkDecode is FuzzDecode's property, also usable from ordinary tests.
 func checkDecode(t *testing.T, data []byte) {
 	// DecodeMasterInfo shares the decoder; it must not panic either.
 	_, _ = DecodeMasterInfo(data)

@@ -56,17 +56,6 @@ func (k kind) String() string {
 	return "invalid character"
 }
 
-// SyntaxError reports input that is not JSON; Offset is the byte offset at
-// which the scanner gave up.
-type SyntaxError struct {
-	Offset int
-	Msg    string
-}
-
-func (e *SyntaxError) Error() string {
-	return fmt.Sprintf("invalid JSON at offset %d: %s", e.Offset, e.Msg)
-}
-
 type scanner struct {
 	data  []byte
 	pos   int

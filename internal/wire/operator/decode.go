@@ -360,8 +360,8 @@ func (d decoder) frameworkRemoved(raw rawJSON) (string, error) {
 	return w.FrameworkInfo.ID.Value, nil
 }
 
-// state decodes a GetState message. Each task, agent and framework was
-// decoded separately (lenient); the ones that failed are reported in skipped.
+// state converts a GetState message. A task, agent or framework that failed
+// to decode or lacks a field it needs is left out and reported in skipped.
 func (d decoder) state(path string, w *lenientState) (*cluster.MesosState, []error, error) {
 	if w == nil {
 		return nil, nil, d.missing(path)
