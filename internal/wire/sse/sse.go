@@ -27,6 +27,10 @@ import (
 // the reader buffer without end.
 const MaxLineLength = 16 << 20 // 16 MiB
 
+// bom is the UTF-8 byte order mark, which the SSE format allows (and the
+// reader skips) at the very start of a stream.
+var bom = []byte("\xEF\xBB\xBF")
+
 // ErrLineTooLong is returned (wrapped) by Reader.Next when a line or the data
 // of one event exceeds MaxLineLength. The stream cannot be resynchronised
 // reliably after it, so callers should drop the connection.
@@ -129,47 +133,60 @@ func (r *Reader) reset() {
 }
 
 // readLine returns the next line without its terminator. The returned slice
-// is valid until the next call. It never blocks waiting to see whether a CR is
-// followed by an LF: a lone CR ends the line at once and a directly following
-// LF is skipped on the next call, so a CR-terminated event is dispatched as
-// soon as its bytes arrive.
+// is valid until the next call. It scans whatever is buffered rather than
+// byte by byte, and it never blocks waiting to see whether a CR is followed
+// by an LF: a lone CR ends the line at once and a directly following LF is
+// skipped on the next call, so a CR-terminated event is dispatched as soon
+// as its bytes arrive.
 func (r *Reader) readLine() ([]byte, error) {
 	r.line = r.line[:0]
 	for {
-		b, err := r.r.ReadByte()
-		if err != nil {
-			if err == io.EOF && len(r.line) > 0 {
-				// An unterminated last line cannot end an event: drop it.
-				r.line = r.line[:0]
-			}
+		if _, err := r.r.Peek(1); err != nil {
+			// An unterminated last line cannot end an event: drop it.
+			r.line = r.line[:0]
 			return nil, err
 		}
-		if !r.started {
-			r.started = true
-			if b == 0xEF {
-				if bom, perr := r.r.Peek(2); perr == nil && bom[0] == 0xBB && bom[1] == 0xBF {
-					r.r.Discard(2)
-					continue
-				}
-			}
-		}
+		chunk, _ := r.r.Peek(r.r.Buffered())
 		if r.afterCR {
 			r.afterCR = false
-			if b == '\n' {
+			if chunk[0] == '\n' {
+				r.r.Discard(1)
 				continue
 			}
 		}
-		switch b {
-		case '\n':
-			return r.line, nil
-		case '\r':
-			r.afterCR = true
-			return r.line, nil
+		if !r.started {
+			if len(chunk) < len(bom) && bytes.HasPrefix(bom, chunk) {
+				// Possibly a BOM: wait for its rest. A line that starts
+				// with these bytes is incomplete anyway, so this cannot
+				// delay an event.
+				if more, err := r.r.Peek(len(bom)); err == nil {
+					chunk = more
+				} else {
+					chunk, _ = r.r.Peek(r.r.Buffered())
+				}
+			}
+			r.started = true
+			if bytes.HasPrefix(chunk, bom) {
+				r.r.Discard(len(bom))
+				continue
+			}
 		}
-		if len(r.line) >= r.maxLine {
+		i := bytes.IndexAny(chunk, "\r\n")
+		n := i
+		if i < 0 {
+			n = len(chunk)
+		}
+		if len(r.line)+n > r.maxLine {
 			return nil, fmt.Errorf("%w: a line exceeds %d bytes (16 MiB)", ErrLineTooLong, r.maxLine)
 		}
-		r.line = append(r.line, b)
+		r.line = append(r.line, chunk[:n]...)
+		if i < 0 {
+			r.r.Discard(n)
+			continue
+		}
+		r.afterCR = chunk[i] == '\r'
+		r.r.Discard(i + 1)
+		return r.line, nil
 	}
 }
 
