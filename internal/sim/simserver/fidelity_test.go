@@ -9,24 +9,16 @@ import (
 	"testing"
 
 	"github.com/signpost-dns/signpost/internal/cluster"
+	"github.com/signpost-dns/signpost/internal/testutil/fixtures"
 	"github.com/signpost-dns/signpost/internal/wire/marathon"
 	"github.com/signpost-dns/signpost/internal/wire/mesosstate"
 )
-
-const fixtures = "../../../../shared/fixtures"
 
 func globFixtures(t *testing.T, patterns ...string) []string {
 	t.Helper()
 	var files []string
 	for _, p := range patterns {
-		m, err := filepath.Glob(filepath.Join(fixtures, p))
-		if err != nil {
-			t.Fatal(err)
-		}
-		files = append(files, m...)
-	}
-	if len(files) == 0 {
-		t.Fatalf("no fixtures match %v under %s", patterns, fixtures)
+		files = append(files, fixtures.Glob(t, p)...)
 	}
 	return files
 }
@@ -112,7 +104,7 @@ func diffStates(t *testing.T, got, want *cluster.MesosState) {
 func TestServesMarathonFixturesFaithfully(t *testing.T) {
 	files := globFixtures(t, "marathon/v2-apps-embed-tasks-*.json", "marathon-lb/conformance/*/apps.json")
 	for _, file := range files {
-		name := strings.TrimPrefix(file, fixtures+"/")
+		name := strings.TrimPrefix(file, fixtures.Dir(t)+"/")
 		t.Run(name, func(t *testing.T) {
 			_, want, err := LoadStateFile(file)
 			if err != nil {

@@ -1,6 +1,8 @@
 package sse
 
 import (
+	"github.com/signpost-dns/signpost/internal/testutil/fixtures"
+
 	"bytes"
 	"errors"
 	"io"
@@ -175,9 +177,9 @@ func TestReaderDataIsOwnedByCaller(t *testing.T) {
 }
 
 func TestReaderMarathonDocsFixture(t *testing.T) {
-	raw, err := os.ReadFile("../../../../shared/fixtures/marathon/v2-events-sse-docs.txt")
+	raw, err := os.ReadFile(fixtures.Path(t, "marathon/v2-events-sse-docs.txt"))
 	if err != nil {
-		t.Skip("fixture not available:", err)
+		t.Fatal(err)
 	}
 	crlf := bytes.ReplaceAll(raw, []byte("\n"), []byte("\r\n"))
 	for name, in := range map[string][]byte{"LF as captured": raw, "CRLF as Jetty sends": crlf} {
