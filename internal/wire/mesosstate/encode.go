@@ -3,12 +3,11 @@ package mesosstate
 import (
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 	"strconv"
-	"unicode/utf8"
 
 	"github.com/signpost-dns/signpost/internal/cluster"
+	"github.com/signpost-dns/signpost/internal/wire/jsonw"
 )
 
 // The encoder appends JSON by hand instead of using encoding/json: the
@@ -148,37 +147,19 @@ type encoder struct {
 	keys []string // scratch for sorting attribute names
 }
 
-func (e *encoder) str(s string) { e.b = appendString(e.b, s) }
+func (e *encoder) str(s string) { e.b = jsonw.AppendString(e.b, s) }
 
 func (e *encoder) int(v int) { e.b = strconv.AppendInt(e.b, int64(v), 10) }
 
 func (e *encoder) bool(v bool) { e.b = strconv.AppendBool(e.b, v) }
 
-// float writes v as encoding/json would: shortest representation that reads
-// back as the same float64, exponent form only for very large or small
-// magnitudes. Mesos writes timestamps like 1471134069.16307, which this
-// reproduces digit for digit.
+// float writes v as encoding/json would (see jsonw.AppendFloat); Mesos
+// writes timestamps like 1471134069.16307, which this reproduces digit for
+// digit. NaN and ±Inf fail the encoding, naming the field.
 func (e *encoder) float(v float64, field string) {
-	if math.IsNaN(v) || math.IsInf(v, 0) {
-		if e.err == nil {
-			e.err = fmt.Errorf("mesosstate: cannot encode %v in %s", v, field)
-		}
-		e.b = append(e.b, '0')
-		return
-	}
-	abs := math.Abs(v)
-	format := byte('f')
-	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
-		format = 'e'
-	}
-	e.b = strconv.AppendFloat(e.b, v, format, -1, 64)
-	if format == 'e' {
-		// 1e-07 → 1e-7, as encoding/json does.
-		n := len(e.b)
-		if n >= 4 && e.b[n-4] == 'e' && e.b[n-3] == '-' && e.b[n-2] == '0' {
-			e.b[n-2] = e.b[n-1]
-			e.b = e.b[:n-1]
-		}
+	var err error
+	if e.b, err = jsonw.AppendFloat(e.b, v); err != nil && e.err == nil {
+		e.err = fmt.Errorf("mesosstate: cannot encode %v in %s", v, field)
 	}
 }
 
@@ -627,60 +608,4 @@ func (e *encoder) container(c *cluster.ContainerInfo) {
 		e.networkInfos(c.NetworkInfos, true)
 	}
 	e.b = append(e.b, '}')
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendString appends s as a JSON string. Quotes, backslashes and control
-// characters are escaped, U+2028 and U+2029 too (they end lines in
-// JavaScript), and each byte of invalid UTF-8 becomes \ufffd, the same
-// replacement Decode makes, so any Go string encodes to valid JSON.
-func appendString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-		case r == '\u2028' || r == '\u2029':
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
-		default:
-			i += size
-			continue
-		}
-		i += size
-		start = i
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }

@@ -47,24 +47,24 @@ func EncodeMasterInfo(m cluster.MasterInfo) ([]byte, error) {
 	}
 	b := make([]byte, 0, 256)
 	b = append(b, `{"address":{"hostname":`...)
-	b = appendString(b, m.Hostname)
+	b = jsonw.AppendString(b, m.Hostname)
 	b = append(b, `,"ip":`...)
-	b = appendString(b, m.IP)
+	b = jsonw.AppendString(b, m.IP)
 	b = append(b, `,"port":`...)
 	b = strconv.AppendInt(b, int64(m.Port), 10)
 	b = append(b, `},"hostname":`...)
-	b = appendString(b, m.Hostname)
+	b = jsonw.AppendString(b, m.Hostname)
 	b = append(b, `,"id":`...)
-	b = appendString(b, m.ID)
+	b = jsonw.AppendString(b, m.ID)
 	b = append(b, `,"ip":`...)
 	b = strconv.AppendUint(b, uint64(legacy), 10)
 	b = append(b, `,"pid":`...)
-	b = appendString(b, m.PID)
+	b = jsonw.AppendString(b, m.PID)
 	b = append(b, `,"port":`...)
 	b = strconv.AppendInt(b, int64(m.Port), 10)
 	if m.Version != "" {
 		b = append(b, `,"version":`...)
-		b = appendString(b, m.Version)
+		b = jsonw.AppendString(b, m.Version)
 	}
 	return append(b, '}'), nil
 }
