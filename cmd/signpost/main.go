@@ -39,7 +39,7 @@ type env struct {
 
 func commands() []command {
 	return []command{
-		{name: "dns", summary: "authoritative DNS for the cluster domain, a drop-in for Mesos-DNS", setup: setupNotYet("dns", 3)},
+		{name: "dns", summary: "authoritative DNS for the cluster domain, a drop-in for Mesos-DNS", setup: setupDNS},
 		{name: "lb", summary: "load balancer following Marathon, a drop-in for Marathon-LB", setup: setupNotYet("lb", 4)},
 		{name: "sim", summary: "simulated Mesos masters and Marathon (with real tasks)", setup: setupSim},
 		{name: "demo", summary: "a simulated cluster with sample apps and real tasks, and what to try", setup: setupDemo},

@@ -39,7 +39,7 @@ func TestBadInputExitsTwoWithOneLine(t *testing.T) {
 		{[]string{"sim", "-task-kind", "udp"}, `-task-kind: "udp" is not http or tcp-echo`},
 		{[]string{"sim", "-log-level", "loud"}, `-log-level: "loud"`},
 		{[]string{"sim", "extra"}, `unexpected argument "extra"`},
-		{[]string{"dns"}, "not available yet"},
+		{[]string{"dns", "-config", "/nonexistent.json"}, "-config:"},
 		{[]string{"lb"}, "not available yet"},
 	}
 	for _, c := range cases {

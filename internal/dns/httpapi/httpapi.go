@@ -80,11 +80,11 @@ type api struct{ o Options }
 // Mesos-DNS's go-restful server does.
 func (a *api) wrap(mux *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h, pattern := mux.Handler(r)
+		_, pattern := mux.Handler(r)
 		if pattern == "" {
 			// ServeMux answers 405 itself when only the method is wrong.
 			if _, p := mux.Handler(withMethod(r, http.MethodGet)); p != "" {
-				h.ServeHTTP(w, r)
+				mux.ServeHTTP(w, r)
 				return
 			}
 			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -96,7 +96,9 @@ func (a *api) wrap(mux *http.ServeMux) http.Handler {
 			http.Error(w, "406: Not Acceptable", http.StatusNotAcceptable)
 			return
 		}
-		h.ServeHTTP(w, r)
+		// ServeMux.ServeHTTP, not the handler found above: only it sets the
+		// path values ({host}, {service}).
+		mux.ServeHTTP(w, r)
 	})
 }
 

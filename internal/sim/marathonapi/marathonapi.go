@@ -80,6 +80,15 @@ func writeJSON(w http.ResponseWriter, status int, body []byte) {
 	w.Write(body)
 }
 
+// writeEncoded answers 200 with body, or 500 if encoding it failed.
+func writeEncoded(w http.ResponseWriter, body []byte, err error) {
+	if err != nil {
+		fail(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, body)
+}
+
 // fail answers with Marathon's error shape, {"message": …}.
 func fail(w http.ResponseWriter, status int, msg string) {
 	b, _ := json.Marshal(map[string]string{"message": msg})
@@ -184,11 +193,7 @@ func (s *Server) listApps(w http.ResponseWriter, r *http.Request) {
 		out.Apps = append(out.Apps, a)
 	}
 	body, err := marathon.EncodeApps(out, embed)
-	if err != nil {
-		fail(w, http.StatusInternalServerError, err.Error())
-		return
-	}
-	writeJSON(w, http.StatusOK, body)
+	writeEncoded(w, body, err)
 }
 
 // parseSelector reads Marathon's label selector: comma-separated terms of
@@ -348,11 +353,7 @@ func (s *Server) getApp(w http.ResponseWriter, id string) {
 		return
 	}
 	out, err := marathon.EncodeApp(app)
-	if err != nil {
-		fail(w, http.StatusInternalServerError, err.Error())
-		return
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeEncoded(w, out, err)
 }
 
 // deployment answers a change the way Marathon does: the new version and a
@@ -452,11 +453,7 @@ func (s *Server) appTasks(w http.ResponseWriter, id string) {
 		return
 	}
 	out, err := marathon.EncodeTasks(app.Tasks)
-	if err != nil {
-		fail(w, http.StatusInternalServerError, err.Error())
-		return
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeEncoded(w, out, err)
 }
 
 func (s *Server) killTask(w http.ResponseWriter, r *http.Request, appID, taskID string) {
@@ -519,11 +516,7 @@ func (s *Server) listTasks(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out, err := marathon.EncodeTasks(tasks)
-	if err != nil {
-		fail(w, http.StatusInternalServerError, err.Error())
-		return
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeEncoded(w, out, err)
 }
 
 func servicePortsOf(a cluster.App) []int {

@@ -5,19 +5,19 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"runtime"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/signpost-dns/signpost/internal/sim/control"
+	"github.com/signpost-dns/signpost/internal/testutil/leakcheck"
 )
 
 // startSim starts a simulator on free loopback ports and stops it at the end
 // of the test, checking that no goroutine outlives it.
 func startSim(t *testing.T, ctx context.Context, cfg Config) *Server {
 	t.Helper()
-	before := runtime.NumGoroutine()
+	// Registered first, so it runs after the cleanup that closes s.
+	leakcheck.Verify(t)
 	if cfg.MesosAddr == "" {
 		cfg.MesosAddr = "127.0.0.1:0"
 	}
@@ -34,29 +34,8 @@ func startSim(t *testing.T, ctx context.Context, cfg Config) *Server {
 	t.Cleanup(func() {
 		s.Close()
 		http.DefaultClient.CloseIdleConnections()
-		checkGoroutines(t, before)
 	})
 	return s
-}
-
-// checkGoroutines waits, within a generous bound, for the goroutine count to
-// fall back to where it was; a leak keeps it up.
-func checkGoroutines(t *testing.T, before int) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		n := runtime.NumGoroutine()
-		if n <= before {
-			return
-		}
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			buf = buf[:runtime.Stack(buf, true)]
-			t.Errorf("goroutines: %d before, %d after\n%s", before, n, buf)
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 func do(t *testing.T, method, url, body string, want int) []byte {

@@ -12,11 +12,12 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"os"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/signpost-dns/signpost/internal/testutil/leakcheck"
 )
 
 // Loopback addresses used by the tests. On Linux the whole 127/8 is local,
@@ -134,41 +135,6 @@ func decodeInfo(t *testing.T, b []byte) Info {
 		t.Fatalf("body %q is not Info JSON: %v", b, err)
 	}
 	return in
-}
-
-// waitGoroutines waits until no more goroutines run than before, retrying
-// for a while because goroutines that have been told to end take a moment to
-// be gone. On failure it prints every stack to show what leaked.
-func waitGoroutines(t *testing.T, before int) {
-	t.Helper()
-	deadline := time.Now().Add(patience)
-	for {
-		n := runtime.NumGoroutine()
-		if n <= before {
-			return
-		}
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			buf = buf[:runtime.Stack(buf, true)]
-			t.Fatalf("%d goroutines still running, want at most %d:\n%s", n, before, buf)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// settledGoroutines counts goroutines once the count stops falling, so
-// leftovers of earlier tests that are still ending do not hide a leak.
-func settledGoroutines() int {
-	n := runtime.NumGoroutine()
-	for range 50 {
-		time.Sleep(10 * time.Millisecond)
-		m := runtime.NumGoroutine()
-		if m >= n {
-			return m
-		}
-		n = m
-	}
-	return n
 }
 
 func receive[T any](t *testing.T, ch <-chan T, what string) T {
@@ -378,7 +344,7 @@ func TestStopHTTPLetsRequestsFinishWithinGrace(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			before := settledGoroutines()
+			before := leakcheck.Settled()
 			r, started, finished := hooked(t)
 			port := freePort(t, ipA)
 			if err := r.Start(Spec{TaskID: "web.1", AppID: "/web", IP: ipA, Ports: []int{port}}); err != nil {
@@ -446,7 +412,7 @@ func TestStopHTTPLetsRequestsFinishWithinGrace(t *testing.T) {
 				t.Errorf("Running() = %d after Stop, want 0", got)
 			}
 			tr.CloseIdleConnections()
-			waitGoroutines(t, before)
+			leakcheck.Wait(t, before)
 		})
 	}
 }
@@ -705,7 +671,7 @@ func TestLifecycleErrors(t *testing.T) {
 }
 
 func TestNoGoroutinesLeftAfterClose(t *testing.T) {
-	before := settledGoroutines()
+	before := leakcheck.Settled()
 	r, started, _ := hooked(t)
 	p1, p2 := freePort(t, ipA, ipB), freePort(t, ipA, ipB)
 	for p1 == p2 {
@@ -751,5 +717,5 @@ func TestNoGoroutinesLeftAfterClose(t *testing.T) {
 	}
 	echo.Close()
 	tr.CloseIdleConnections()
-	waitGoroutines(t, before)
+	leakcheck.Wait(t, before)
 }

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -19,34 +18,9 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"github.com/signpost-dns/signpost/internal/cluster"
+	"github.com/signpost-dns/signpost/internal/testutil/leakcheck"
 	"github.com/signpost-dns/signpost/internal/testutil/zktest"
 )
-
-// checkGoroutines records the goroutine count now and returns a function that
-// fails the test unless the count drops back to it within a few seconds.
-// ZooKeeper clients stop asynchronously, so the wait is needed; the stacks of
-// all goroutines are printed when it times out. (go.uber.org/goleak is not
-// available here.)
-func checkGoroutines(t *testing.T) func() {
-	t.Helper()
-	before := runtime.NumGoroutine()
-	return func() {
-		t.Helper()
-		deadline := time.Now().Add(5 * time.Second)
-		for {
-			n := runtime.NumGoroutine()
-			if n <= before {
-				return
-			}
-			if time.Now().After(deadline) {
-				buf := make([]byte, 1<<20)
-				buf = buf[:runtime.Stack(buf, true)]
-				t.Fatalf("%d goroutines, %d before: leak?\n%s", n, before, buf)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
-}
 
 // client opens a plain ZooKeeper connection for the test to look with.
 func client(t *testing.T, srv *zktest.Server) *zk.Conn {
@@ -441,7 +415,7 @@ func TestLogReplicasBeside(t *testing.T) {
 func TestCloseLeavesNoGoroutines(t *testing.T) {
 	srv := zktest.Start(t)
 	look := client(t, srv)
-	check := checkGoroutines(t)
+	check := leakcheck.Check(t)
 
 	g, err := New(context.Background(), []string{srv.Addr}, "/mesos", testLogger(t))
 	if err != nil {
@@ -484,7 +458,7 @@ func TestCloseLeavesNoGoroutines(t *testing.T) {
 func TestContextCancelCloses(t *testing.T) {
 	srv := zktest.Start(t)
 	look := client(t, srv)
-	check := checkGoroutines(t)
+	check := leakcheck.Check(t)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	g, err := New(ctx, []string{srv.Addr}, "/mesos", testLogger(t))
@@ -519,7 +493,7 @@ func TestJoinUnreachable(t *testing.T) {
 	addr := l.Addr().String()
 	l.Close() // nothing listens here now
 
-	check := checkGoroutines(t)
+	check := leakcheck.Check(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	g, err := New(ctx, []string{addr}, "/mesos", testLogger(t))
 	if err != nil {
@@ -580,7 +554,7 @@ func (d *partitionDialer) setCut(cut bool) {
 func TestSessionExpiry(t *testing.T) {
 	srv := zktest.Start(t)
 	look := client(t, srv)
-	check := checkGoroutines(t)
+	check := leakcheck.Check(t)
 	g, err := New(context.Background(), []string{srv.Addr}, "/mesos", testLogger(t))
 	if err != nil {
 		t.Fatal(err)

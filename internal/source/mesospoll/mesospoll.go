@@ -177,6 +177,9 @@ type Poller struct {
 
 	// presumed is the address to try first; only Run's goroutine uses it.
 	presumed string
+	// skipped is how many entries the last good state left out; only Run's
+	// goroutine uses it.
+	skipped int
 
 	mu     sync.Mutex
 	health Health
@@ -361,9 +364,16 @@ func (p *Poller) poll(ctx context.Context) (Update, error) {
 		p.log.Info("following Mesos leader", "leader", res.from, "previous", p.presumed, "upid", res.state.Leader)
 	}
 	p.presumed = res.from
-	if len(res.skipped) > 0 {
-		p.log.Warn("Mesos state has malformed entries; left out", "leader", res.from,
-			"skipped", len(res.skipped), "first", res.skipped[0])
+	// A malformed task stays malformed poll after poll: say so when the
+	// count changes, not every Refresh. Update.Skipped has the details.
+	if n := len(res.skipped); n != p.skipped {
+		if n > 0 {
+			p.log.Warn("Mesos state has malformed entries; left out", "leader", res.from,
+				"skipped", n, "first", res.skipped[0])
+		} else {
+			p.log.Info("Mesos state has no malformed entries any more", "leader", res.from)
+		}
+		p.skipped = n
 	}
 	p.log.Debug("fetched Mesos state", "leader", res.from, "agents", len(res.state.Agents),
 		"frameworks", len(res.state.Frameworks), "took", now.Sub(start))

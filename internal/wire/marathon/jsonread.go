@@ -253,28 +253,21 @@ func (o object) child(key string) (c object, present bool, err error) {
 
 // ints reads an array of integers; an empty array gives nil so that decoded
 // values compare equal whether Marathon wrote [] or nothing.
-func (o object) ints(key string) ([]int, error) {
-	elems, _, err := o.array(key)
-	if err != nil || len(elems) == 0 {
-		return nil, err
-	}
-	out := make([]int, len(elems))
-	for i, e := range elems {
-		if out[i], err = asInt(e, index(join(o.path, key), i)); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
-}
+func (o object) ints(key string) ([]int, error) { return list(o, key, asInt) }
 
-func (o object) strs(key string) ([]string, error) {
+// strs reads an array of strings, as ints does.
+func (o object) strs(key string) ([]string, error) { return list(o, key, asString) }
+
+// list reads an array member whose elements as reads, naming each by its
+// index on error; an empty or absent array gives nil.
+func list[T any](o object, key string, as func(json.RawMessage, string) (T, error)) ([]T, error) {
 	elems, _, err := o.array(key)
 	if err != nil || len(elems) == 0 {
 		return nil, err
 	}
-	out := make([]string, len(elems))
+	out := make([]T, len(elems))
 	for i, e := range elems {
-		if out[i], err = asString(e, index(join(o.path, key), i)); err != nil {
+		if out[i], err = as(e, index(join(o.path, key), i)); err != nil {
 			return nil, err
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/signpost-dns/signpost/internal/cluster"
+	"github.com/signpost-dns/signpost/internal/wire/jsonw"
 )
 
 // fullState sets every field of the model, so the round trip covers the
@@ -212,9 +213,9 @@ func TestStringEscaping(t *testing.T) {
 		{"<&>", `"<&>"`},
 	}
 	for _, tc := range tests {
-		got := string(appendString(nil, tc.in))
+		got := string(jsonw.AppendString(nil, tc.in))
 		if got != tc.want {
-			t.Errorf("appendString(%q) = %s, want %s", tc.in, got, tc.want)
+			t.Errorf("jsonw.AppendString(%q) = %s, want %s", tc.in, got, tc.want)
 		}
 		// encoding/json reads back what Decode reads back.
 		var viaStd string

@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/signpost-dns/signpost/internal/cluster"
+	"github.com/signpost-dns/signpost/internal/wire/jsonw"
 )
 
 // DecodeMasterInfo decodes the JSON MasterInfo a Mesos master stores in its

@@ -13,6 +13,7 @@ import (
 	"testing/iotest"
 
 	"github.com/signpost-dns/signpost/internal/cluster"
+	"github.com/signpost-dns/signpost/internal/wire/jsonw"
 	"github.com/signpost-dns/signpost/internal/wire/recordio"
 )
 
@@ -483,7 +484,7 @@ func FuzzDecodeEvent(f *testing.F) {
 		}
 		enc, err := EncodeEvent(ev)
 		if err != nil {
-			if errors.Is(err, errNonFinite) {
+			if errors.Is(err, jsonw.ErrNonFinite) {
 				return // resource sums that overflow to ±Inf have no JSON form
 			}
 			t.Fatalf("decoded event does not encode: %v", err)

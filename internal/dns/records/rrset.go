@@ -1,0 +1,104 @@
+package records
+
+// rrset is one record type under construction: names with their values, a
+// set per name as in Mesos-DNS, so that Build can tell whether an insert
+// added anything (which decides what /v1/enumerate lists under a task).
+//
+// Names are numbered: callers that insert under the same name again and
+// again (every instance of an app inserts into <app>.<fw>.D.) keep the
+// number and skip the map lookup.
+type rrset[V comparable] struct {
+	index   map[string]int32
+	names   []string
+	entries []entry[V]
+	// slab hands out the first value of each name from a shared array, so
+	// that the many one-value names (canonical task names) cost no
+	// allocation of their own; a second value moves the name to its own
+	// slice.
+	slab     []V
+	slabSize int
+}
+
+type entry[V comparable] struct {
+	vals []V
+	// set indexes vals once a name has many values (slave.D with every
+	// agent, an app with hundreds of instances), keeping inserts O(1).
+	set map[V]struct{}
+}
+
+// setThreshold is the number of values above which a name gets an index;
+// below it a linear scan is cheaper than hashing, and it is above the value
+// count of a typical app's shared names (20 instances × 2 ports).
+const setThreshold = 64
+
+// init sizes the set for about names names and values first values.
+func (r *rrset[V]) init(names int) {
+	r.index = make(map[string]int32, names)
+	r.names = make([]string, 0, names)
+	r.entries = make([]entry[V], 0, names)
+	r.slabSize = min(max(names, 16), 1<<14)
+}
+
+// ref returns the number of name, adding it (with no values yet) if new.
+func (r *rrset[V]) ref(name string) int32 {
+	if r.index == nil {
+		r.init(0)
+	}
+	i, ok := r.index[name]
+	if !ok {
+		i = int32(len(r.entries))
+		r.index[name] = i
+		r.names = append(r.names, name)
+		r.entries = append(r.entries, entry[V]{})
+	}
+	return i
+}
+
+// add inserts v under name and reports whether it was new.
+func (r *rrset[V]) add(name string, v V) bool { return r.addAt(r.ref(name), v) }
+
+// addAt inserts v under the name numbered i and reports whether it was new.
+func (r *rrset[V]) addAt(i int32, v V) bool {
+	e := &r.entries[i]
+	if len(e.vals) == 0 {
+		if len(r.slab) == cap(r.slab) {
+			r.slab = make([]V, 0, r.slabSize)
+		}
+		n := len(r.slab)
+		r.slab = append(r.slab, v)
+		e.vals = r.slab[n : n+1 : n+1]
+		return true
+	}
+	if e.set != nil {
+		if _, ok := e.set[v]; ok {
+			return false
+		}
+		e.set[v] = struct{}{}
+		e.vals = append(e.vals, v)
+		return true
+	}
+	for _, x := range e.vals {
+		if x == v {
+			return false
+		}
+	}
+	e.vals = append(e.vals, v)
+	if len(e.vals) > setThreshold {
+		e.set = make(map[V]struct{}, 2*len(e.vals))
+		for _, x := range e.vals {
+			e.set[x] = struct{}{}
+		}
+	}
+	return true
+}
+
+// len is the number of names with at least one value.
+func (r *rrset[V]) len() int {
+	n := 0
+	for i := range r.entries {
+		if len(r.entries[i].vals) > 0 {
+			n++
+		}
+	}
+	return n
+}

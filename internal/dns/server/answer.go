@@ -1,0 +1,400 @@
+package server
+
+import (
+	"encoding/binary"
+	"math/rand/v2"
+)
+
+// piece is one RRset of the answer section, written rotated: records
+// r..cnt-1 then 0..r-1. Rotation is two contiguous copies because the
+// records of a set are stored back to back.
+type piece struct {
+	b    []byte   // the set's records
+	offs []uint32 // record offsets in b; nil for fixed-size records
+	sz   int      // record size when offs is nil
+	cnt  int
+	r    int
+}
+
+func (p *piece) start(j int) int {
+	if p.offs == nil {
+		return j * p.sz
+	}
+	return int(p.offs[j])
+}
+
+func (p *piece) end(j int) int {
+	if p.offs == nil {
+		return (j + 1) * p.sz
+	}
+	if j+1 < p.cnt {
+		return int(p.offs[j+1])
+	}
+	return len(p.b)
+}
+
+// size is the byte length of the first m records in rotated order.
+func (p *piece) size(m int) int {
+	if m == p.cnt {
+		return len(p.b)
+	}
+	if m == 0 {
+		return 0
+	}
+	first := min(m, p.cnt-p.r)
+	n := p.end(p.r+first-1) - p.start(p.r)
+	if m > first {
+		n += p.end(m - first - 1)
+	}
+	return n
+}
+
+// fit is how many records, in rotated order, fit in budget bytes.
+func (p *piece) fit(budget int) int {
+	if p.offs == nil {
+		return min(p.cnt, budget/p.sz)
+	}
+	m := 0
+	for j := 0; j < p.cnt; j++ {
+		k := (p.r + j) % p.cnt
+		l := p.end(k) - p.start(k)
+		if l > budget {
+			break
+		}
+		budget -= l
+		m++
+	}
+	return m
+}
+
+func (p *piece) write(dst []byte, m int) []byte {
+	first := min(m, p.cnt-p.r)
+	if first > 0 {
+		dst = append(dst, p.b[p.start(p.r):p.end(p.r+first-1)]...)
+	}
+	if m > first {
+		dst = append(dst, p.b[:p.end(m-first-1)]...)
+	}
+	return dst
+}
+
+// plan is what one authoritative reply will contain, gathered before
+// anything is written so that truncation can be decided up front.
+type plan struct {
+	ps    [5]piece
+	np    int
+	extra [2][]byte
+	xcnt  [2]int
+	nx    int
+	// auth puts the zone's SOA in the authority section (negative answers).
+	auth  bool
+	rcode int
+}
+
+func (pl *plan) add(b []byte, offs []uint32, sz, cnt int) {
+	if cnt == 0 {
+		return
+	}
+	p := &pl.ps[pl.np]
+	pl.np++
+	p.b, p.offs, p.sz, p.cnt, p.r = b, offs, sz, cnt, 0
+	if cnt > 1 {
+		// Crude load balancing, as Mesos-DNS: a random first record. The
+		// runtime's per-thread generator costs a few ns and shares no
+		// state between serving goroutines, unlike a per-name counter.
+		p.r = int(rand.Uint32N(uint32(cnt)))
+	}
+}
+
+func (pl *plan) addFixed(z *zone, s fixedSet, sz int) {
+	if s.n > 0 {
+		pl.add(z.arena[s.off:s.off+s.n], nil, sz, int(s.n)/sz)
+	}
+}
+
+func (pl *plan) addVar(z *zone, s varSet) {
+	if s.cnt > 0 {
+		pl.add(z.arena[s.off:s.off+s.n], z.offs[s.idx:s.idx+s.cnt], 0, int(s.cnt))
+	}
+}
+
+func (pl *plan) addExtra(b []byte, cnt int) {
+	if cnt > 0 {
+		pl.extra[pl.nx], pl.xcnt[pl.nx] = b, cnt
+		pl.nx++
+	}
+}
+
+// Answer is the serving hot path: it answers one query message from the
+// current table into dst (reusing its capacity) and returns the reply. It
+// returns forward=true, and no reply, for a name that must be forwarded
+// upstream (see Forward), and neither for packets that are dropped (too
+// short to carry a header, or responses). tcp selects the size limit.
+//
+// Answer never panics and does not allocate when dst has room for the
+// reply (65535 bytes always suffice).
+func (s *Server) Answer(query []byte, tcp bool, dst []byte) (reply []byte, forward bool) {
+	reply, g := s.answer(query, tcp, dst, &s.shared)
+	return reply, g >= 0
+}
+
+// answer is Answer with a statistics shard; it returns the index of the
+// upstream group to forward to, or -1.
+func (s *Server) answer(msg []byte, tcp bool, dst []byte, st *shard) ([]byte, int) {
+	var q query
+	switch parseQuery(msg, &q) {
+	case parseDrop:
+		st.dropped.Add(1)
+		return nil, -1
+	case parseFormErr:
+		return s.headerOnly(dst, msg, rcodeFormErr, st), -1
+	case parseNotImp:
+		return s.headerOnly(dst, msg, rcodeNotImp, st), -1
+	}
+	st.qtype[qtypeIndex(q.qtype)].Add(1)
+	if q.edns && q.version != 0 {
+		// RFC 6891 §6.1.3: only version 0 exists.
+		return s.simple(dst, msg, &q, rcodeBadVers, 0, st), -1
+	}
+	limit := maxTCPSize
+	if !tcp {
+		limit = minUDPSize
+		if q.edns && q.udpSize > minUDPSize {
+			limit = min(int(q.udpSize), maxUDPSize)
+		}
+	}
+
+	dl := s.domainLabels
+	if q.nLabels < dl || string(q.key[q.labelKey[q.nLabels-dl]:q.keyLen]) != s.domain {
+		return s.notInDomain(dst, msg, &q, limit, st)
+	}
+	z := s.zone.Load()
+	if z == nil {
+		// Listeners open at start-up, before the first table: say "try
+		// again later" rather than give a false negative answer.
+		return s.simple(dst, msg, &q, rcodeServFail, 0, st), -1
+	}
+	if q.qclass != classIN && q.qclass != classANY {
+		// The zone only has class IN data.
+		return s.simple(dst, msg, &q, rcodeRefused, 0, st), -1
+	}
+	if q.star {
+		q.stripStars()
+	}
+	var nd *node
+	if !q.dotInLabel {
+		if i, ok := z.names[string(q.key[:q.keyLen])]; ok {
+			nd = &z.nodes[i]
+		}
+	}
+	var pl plan
+	if nd != nil {
+		var ms *moreSets
+		if nd.more != 0 {
+			ms = &z.more[nd.more-1]
+		}
+		apex := nd.flags&nodeApex != 0
+		switch q.qtype {
+		case typeA:
+			pl.addFixed(z, nd.a, sizeA)
+		case typeAAAA:
+			pl.addFixed(z, nd.aaaa, sizeAAAA)
+		case typeSRV:
+			if ms != nil {
+				pl.addVar(z, ms.srv)
+				pl.addExtra(z.arena[ms.extra.off:ms.extra.off+ms.extra.n], int(ms.extra.cnt))
+			}
+		case typePTR:
+			if ms != nil {
+				pl.addVar(z, ms.ptr)
+			}
+		case typeSOA:
+			if apex {
+				pl.add(z.apexSOA, nil, len(z.apexSOA), 1)
+			}
+		case typeNS:
+			if apex {
+				pl.add(z.apexNS, nil, len(z.apexNS), 1)
+				pl.addExtra(z.nsExtra, z.nsExtraCnt)
+			}
+		case typeANY:
+			if apex {
+				pl.add(z.apexSOA, nil, len(z.apexSOA), 1)
+				pl.add(z.apexNS, nil, len(z.apexNS), 1)
+				pl.addExtra(z.nsExtra, z.nsExtraCnt)
+			}
+			if ms != nil {
+				pl.addVar(z, ms.srv)
+				pl.addExtra(z.arena[ms.extra.off:ms.extra.off+ms.extra.n], int(ms.extra.cnt))
+			}
+			pl.addFixed(z, nd.a, sizeA)
+			pl.addFixed(z, nd.aaaa, sizeAAAA)
+		case typeAXFR, typeIXFR:
+			// Zone transfers are not offered over DNS (the HTTP API has
+			// /v1/axfr); an empty NOERROR would read as an empty zone.
+			return s.simple(dst, msg, &q, rcodeRefused, 0, st), -1
+		}
+	}
+	if pl.np == 0 {
+		// RFC 2308: NXDOMAIN when the name does not exist, NODATA (NOERROR,
+		// empty answer) when it exists without this type; both with the
+		// zone's SOA in the authority section.
+		pl.auth = true
+		if nd == nil {
+			pl.rcode = rcodeNXDomain
+		}
+	}
+	return s.emit(dst, msg, &q, &pl, z, limit, st), -1
+}
+
+// notInDomain serves names outside the domain: PTR names the table has,
+// otherwise forwarding (or REFUSED when there is nowhere to forward to).
+func (s *Server) notInDomain(dst, msg []byte, q *query, limit int, st *shard) ([]byte, int) {
+	if q.qtype == typePTR || q.qtype == typeANY {
+		if z := s.zone.Load(); z != nil && !q.dotInLabel {
+			if i, ok := z.names[string(q.key[:q.keyLen])]; ok {
+				if m := z.nodes[i].more; m != 0 && z.more[m-1].ptr.cnt > 0 {
+					var pl plan
+					pl.addVar(z, z.more[m-1].ptr)
+					return s.emit(dst, msg, q, &pl, z, limit, st), -1
+				}
+			}
+		}
+	}
+	if g := s.matchUpstreams(q.key[:q.keyLen]); g >= 0 {
+		st.forwarded.Add(1)
+		return nil, g
+	}
+	return s.simple(dst, msg, q, rcodeRefused, 0, st), -1
+}
+
+// emit writes an authoritative reply: header, question as sent, the planned
+// answer, the SOA when negative, the additional records and OPT. If the
+// reply exceeds limit, the additional section goes first, then answer
+// records from the tail (Mesos-DNS's order); TC is set only when answer
+// records were dropped (RFC 2181 §9: not for missing additional data).
+func (s *Server) emit(dst, msg []byte, q *query, pl *plan, z *zone, limit int, st *shard) []byte {
+	base := q.qEnd
+	opt := 0
+	if q.edns {
+		opt = optLen
+	}
+	auth := 0
+	if pl.auth {
+		auth = 2 + len(z.soaBody)
+	}
+	var counts [5]int
+	ans := 0
+	for i := 0; i < pl.np; i++ {
+		counts[i] = pl.ps[i].cnt
+		ans += len(pl.ps[i].b)
+	}
+	extra := 0
+	for i := 0; i < pl.nx; i++ {
+		extra += len(pl.extra[i])
+	}
+	tc := false
+	if base+ans+auth+extra+opt > limit {
+		extra, pl.nx = 0, 0
+		if base+ans+auth+opt > limit {
+			budget := max(0, limit-base-auth-opt)
+			for i := 0; i < pl.np; i++ {
+				p := &pl.ps[i]
+				if len(p.b) <= budget {
+					budget -= len(p.b)
+					continue
+				}
+				tc = true
+				counts[i] = p.fit(budget)
+				budget -= p.size(counts[i])
+				for j := i + 1; j < pl.np; j++ {
+					counts[j] = 0
+				}
+				break
+			}
+			if tc {
+				st.truncated.Add(1)
+			}
+		}
+		ans = 0
+		for i := 0; i < pl.np; i++ {
+			ans += pl.ps[i].size(counts[i])
+		}
+	}
+	total := base + ans + auth + extra + opt
+	if cap(dst) < total {
+		dst = make([]byte, 0, total)
+	}
+	an, ar := 0, 0
+	for i := 0; i < pl.np; i++ {
+		an += counts[i]
+	}
+	for i := 0; i < pl.nx; i++ {
+		ar += pl.xcnt[i]
+	}
+	if q.edns {
+		ar++
+	}
+	fl := uint16(flagAA)
+	if s.opts.RecurseOn {
+		fl |= flagRA
+	}
+	if tc && s.opts.SetTruncateBit {
+		fl |= flagTC
+	}
+	dst = dst[:headerLen]
+	putHeader(dst, q.id, respFlags(q.flags, fl, pl.rcode), 1, an, b2i(pl.auth), ar)
+	dst = append(dst, msg[headerLen:q.qEnd]...)
+	for i := 0; i < pl.np; i++ {
+		dst = pl.ps[i].write(dst, counts[i])
+	}
+	if pl.auth {
+		// Owner: the apex, as a pointer to its labels inside the question.
+		ptr := headerLen + int(q.labelWire[q.nLabels-s.domainLabels])
+		dst = append(dst, 0xC0|byte(ptr>>8), byte(ptr))
+		dst = append(dst, z.soaBody...)
+	}
+	for i := 0; i < pl.nx; i++ {
+		dst = append(dst, pl.extra[i]...)
+	}
+	if q.edns {
+		dst = appendOPT(dst, 0, q.do)
+	}
+	st.rcode[pl.rcode].Add(1)
+	return dst
+}
+
+// simple is a reply with the question and no records: errors, REFUSED,
+// SERVFAIL, BADVERS. It is not authoritative and carries no RA.
+func (s *Server) simple(dst, msg []byte, q *query, rcode int, fl uint16, st *shard) []byte {
+	if cap(dst) < q.qEnd+optLen {
+		dst = make([]byte, 0, q.qEnd+optLen)
+	}
+	dst = dst[:headerLen]
+	putHeader(dst, q.id, respFlags(q.flags, fl, rcode), 1, 0, 0, b2i(q.edns))
+	dst = append(dst, msg[headerLen:q.qEnd]...)
+	if q.edns {
+		dst = appendOPT(dst, rcode, q.do)
+	}
+	st.rcode[min(rcode, rcodeBadVers)].Add(1)
+	return dst
+}
+
+// headerOnly answers a message whose question could not be used: FORMERR
+// or NOTIMP with the header's id, opcode and RD and no sections.
+func (s *Server) headerOnly(dst, msg []byte, rcode int, st *shard) []byte {
+	if cap(dst) < headerLen {
+		dst = make([]byte, 0, headerLen)
+	}
+	dst = dst[:headerLen]
+	putHeader(dst, binary.BigEndian.Uint16(msg), respFlags(binary.BigEndian.Uint16(msg[2:]), 0, rcode), 0, 0, 0, 0)
+	st.rcode[rcode].Add(1)
+	return dst
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
