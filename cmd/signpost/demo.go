@@ -10,10 +10,15 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/miekg/dns"
+
+	"github.com/signpost-dns/signpost/internal/dns/config"
+	"github.com/signpost-dns/signpost/internal/dns/service"
 	"github.com/signpost-dns/signpost/internal/sim/control"
 	"github.com/signpost-dns/signpost/internal/sim/simserver"
 )
@@ -41,6 +46,8 @@ func setupDemo(fs *flag.FlagSet) func(context.Context, *env) error {
 	var f simFlags
 	f.register(fs, true)
 	once := fs.Bool("once", false, "set up, check and print, then exit instead of running until interrupted")
+	dnsAddr := fs.String("dns-addr", "127.0.0.1:5353", "where the demo's signpost dns answers (UDP and TCP)")
+	dnsHTTPAddr := fs.String("dns-http-addr", "127.0.0.1:8123", "where the demo's signpost dns serves its HTTP API")
 	return func(ctx context.Context, e *env) error {
 		cfg, err := f.config(e)
 		if err != nil {
@@ -62,7 +69,14 @@ func setupDemo(fs *flag.FlagSet) func(context.Context, *env) error {
 				return fmt.Errorf("posting a sample app to Marathon: %s: %s", resp.Status, body)
 			}
 		}
-		if err := printDemo(ctx, e.stdout, s); err != nil {
+		dnsCtx, stopDNS := context.WithCancel(ctx)
+		dnsSvc, dnsDone, err := startDemoDNS(dnsCtx, e, s, *dnsAddr, *dnsHTTPAddr)
+		if err != nil {
+			stopDNS()
+			return err
+		}
+		defer func() { stopDNS(); <-dnsDone }()
+		if err := printDemo(ctx, e.stdout, s, dnsSvc); err != nil {
 			return err
 		}
 		if *once {
@@ -80,7 +94,7 @@ func setupDemo(fs *flag.FlagSet) func(context.Context, *env) error {
 
 // printDemo shows the cluster, proves a task of each app answers over a real
 // socket, and lists what to try next.
-func printDemo(ctx context.Context, w io.Writer, s *simserver.Server) error {
+func printDemo(ctx context.Context, w io.Writer, s *simserver.Server, d *service.Service) error {
 	var list struct {
 		Tasks []control.TaskView `json:"tasks"`
 	}
@@ -112,8 +126,19 @@ func printDemo(ctx context.Context, w io.Writer, s *simserver.Server) error {
 			firstWeb = t.ID
 		}
 	}
-	fmt.Fprintf(w, "\nsignpost dns and signpost lb are not built yet (issues #3, #4); the cluster they will serve is running.\n")
+	fmt.Fprintf(w, "\nsignpost dns answers for the cluster on %s (HTTP API on %s):\n", d.DNSAddr, d.HTTPAddr)
+	for _, q := range []struct {
+		name  string
+		qtype uint16
+	}{{"web.marathon.mesos.", dns.TypeA}, {"_web._tcp.marathon.mesos.", dns.TypeSRV}, {"api-shop.marathon.mesos.", dns.TypeA}, {"leader.mesos.", dns.TypeA}} {
+		fmt.Fprintf(w, "  %-28s %-4s %s\n", q.name, dns.TypeToString[q.qtype], lookup(d.DNSAddr, q.name, q.qtype))
+	}
+	fmt.Fprintf(w, "\nsignpost lb is not built yet (issue #4).\n")
+	host, port, _ := net.SplitHostPort(d.DNSAddr)
 	fmt.Fprintf(w, "\nTry:\n")
+	fmt.Fprintf(w, "  dig @%s -p %s web.marathon.mesos +short\n", host, port)
+	fmt.Fprintf(w, "  dig @%s -p %s _web._tcp.marathon.mesos SRV\n", host, port)
+	fmt.Fprintf(w, "  curl -s http://%s/v1/enumerate | head -40\n", d.HTTPAddr)
 	fmt.Fprintf(w, "  curl -s %s/master/state | head -c 600\n", s.MasterURLs[0])
 	fmt.Fprintf(w, "  curl -s -N -H 'Accept: text/event-stream' %s/v2/events &   # follow Marathon's event bus\n", s.MarathonURL)
 	fmt.Fprintf(w, "  curl -s -X PUT -d '{\"instances\":5}' %s/v2/apps/web        # scale up\n", s.MarathonURL)
@@ -122,6 +147,75 @@ func printDemo(ctx context.Context, w io.Writer, s *simserver.Server) error {
 	}
 	fmt.Fprintf(w, "  curl -s -X PUT -d '{\"master\":-1}' %s/sim/v1/leader       # lose the Mesos leader\n", s.ControlURL)
 	return nil
+}
+
+// startDemoDNS runs signpost dns against the simulated master, refreshing
+// every second so that changes show quickly, and waits for its first records.
+func startDemoDNS(ctx context.Context, e *env, s *simserver.Server, addr, httpAddr string) (*service.Service, <-chan struct{}, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, nil, usagef("-dns-addr: %v", err)
+	}
+	hhost, hport, err := net.SplitHostPort(httpAddr)
+	if err != nil {
+		return nil, nil, usagef("-dns-http-addr: %v", err)
+	}
+	raw := fmt.Sprintf(`{"masters":[%q],"refreshSeconds":1,"listener":%q,"port":%s,"httplistener":%q,"httpport":%s,"externalon":false}`,
+		strings.TrimPrefix(s.MasterURLs[0], "http://"), host, port, hhost, hport)
+	cfg, _, err := config.Parse([]byte(raw))
+	if err != nil {
+		return nil, nil, usagef("demo dns config: %v", err)
+	}
+	svc, err := service.New(cfg, service.Options{Version: version(), Logger: e.logger})
+	if err != nil {
+		return nil, nil, err
+	}
+	ready := make(chan struct{})
+	done := make(chan struct{})
+	errc := make(chan error, 1)
+	go func() {
+		defer close(done)
+		errc <- svc.Run(ctx, ready)
+	}()
+	select {
+	case <-ready:
+	case err := <-errc:
+		return nil, nil, fmt.Errorf("signpost dns: %w", err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !svc.Health().OK {
+		if time.Now().After(deadline) {
+			return nil, nil, fmt.Errorf("signpost dns loaded no records: %s", svc.Health().Reason)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return svc, done, nil
+}
+
+// lookup asks a DNS server and summarises the answer in one line.
+func lookup(server, name string, qtype uint16) string {
+	m := new(dns.Msg)
+	m.SetQuestion(name, qtype)
+	r, _, err := (&dns.Client{Timeout: 3 * time.Second}).Exchange(m, server)
+	if err != nil {
+		return "error: " + err.Error()
+	}
+	if len(r.Answer) == 0 {
+		return dns.RcodeToString[r.Rcode]
+	}
+	var parts []string
+	for _, rr := range r.Answer {
+		switch rr := rr.(type) {
+		case *dns.A:
+			parts = append(parts, rr.A.String())
+		case *dns.SRV:
+			parts = append(parts, fmt.Sprintf("%s:%d", rr.Target, rr.Port))
+		default:
+			parts = append(parts, rr.String())
+		}
+	}
+	slices.Sort(parts)
+	return strings.Join(parts, " ")
 }
 
 // probe reaches a task and returns the first thing it says.

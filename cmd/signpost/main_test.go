@@ -93,14 +93,14 @@ func TestVersion(t *testing.T) {
 // TestDemoOnce runs the demo as a user would and checks that every sample
 // task answered over a real socket.
 func TestDemoOnce(t *testing.T) {
-	code, out, stderr := runArgs(t, "demo", "-once", "-mesos-addr", "127.0.0.1:0", "-marathon-addr", "127.0.0.1:0", "-control-addr", "127.0.0.1:0", "-log-level", "warn")
+	code, out, stderr := runArgs(t, "demo", "-once", "-mesos-addr", "127.0.0.1:0", "-marathon-addr", "127.0.0.1:0", "-control-addr", "127.0.0.1:0", "-dns-addr", "127.0.0.1:0", "-dns-http-addr", "127.0.0.1:0", "-log-level", "warn")
 	if code != 0 {
 		t.Fatalf("demo: exit %d\n%s\n%s", code, out, stderr)
 	}
 	if strings.Contains(out, "unreachable") || strings.Contains(out, "no greeting") {
 		t.Errorf("a demo task did not answer:\n%s", out)
 	}
-	for _, want := range []string{"/web", "/shop/api", "/shop/cache", "200 {", "tcp greets with shop_cache.", "Try:"} {
+	for _, want := range []string{"/web", "/shop/api", "/shop/cache", "200 {", "tcp greets with shop_cache.", "Try:", "_web._tcp.marathon.mesos.", "leader.mesos.               A    127.0.0.1"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out)
 		}

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/signpost-dns/signpost/internal/cluster"
@@ -204,14 +205,15 @@ type builder struct {
 	recs      []Record
 	recStart  int
 	recsChunk int
-	// hostT/hostP/host cache the last "target:port" string built for an
-	// enumerate record, which the next three SRV inserts usually share.
+	// hostT/hostP/host cache the last "target:port" string made for an SRV
+	// record, which the next three SRV inserts usually share.
 	hostT string
 	hostP uint16
 	host  string
 
 	ipBuf  []netip.Addr
 	strBuf []string
+	idBuf  []byte
 }
 
 type resolution struct {
@@ -221,7 +223,7 @@ type resolution struct {
 
 type agentInfo struct {
 	ips  []netip.Addr
-	strs []string
+	strs []string // the IPs' text
 	revs []string // reverse names, when PTRs are on
 	tail string
 }
@@ -269,31 +271,20 @@ func newBuilder(cfg Config) *builder {
 	return b
 }
 
-// presize sizes the record sets and arenas from the state, so that building
-// a 100,000-task table does not spend its time growing maps.
+// presize sizes what the framework and agent passes fill; the task pass
+// sizes its own sets once it knows how many names it will make.
 func (b *builder) presize(st *cluster.MesosState) {
-	tasks, names, ptrs := 0, 0, len(st.Agents)
-	for i := range st.Frameworks {
-		for j := range st.Frameworks[i].Tasks {
-			t := &st.Frameworks[i].Tasks[j]
-			if t.State != cluster.TaskRunning {
-				continue
-			}
-			tasks++
-			names += 2 // <canonical>.<fw>.D. and its .slave twin
-			if t.Discovery != nil && t.Discovery.Name != "" {
-				names += 2 // the raw DiscoveryInfo name's
-			}
-			ptrs++
-		}
-	}
-	b.addrs.init(names + len(st.Agents)/16 + 16)
-	b.srvs.init(tasks/16 + 16)
+	b.addrs.init(len(st.Frameworks) + 16)
+	b.srvs.init(len(st.Frameworks) + 16)
 	if b.ptrOn {
-		b.ptrs.init(ptrs + 16)
+		b.ptrs.init(len(st.Agents) + 16)
 	}
 	b.agents = make(map[string]*agentInfo, len(st.Agents))
-	b.strs.chunk = min(max(64*tasks, 4<<10), 1<<20)
+	tasks := 0
+	for i := range st.Frameworks {
+		tasks += len(st.Frameworks[i].Tasks)
+	}
+	b.strs.chunk = min(max(64*(tasks+len(st.Agents)), 4<<10), 1<<20)
 	b.recsChunk = min(max(24*tasks, 64), 1<<16)
 }
 
@@ -559,12 +550,22 @@ func (b *builder) masterRecords(leader string, masters []string) {
 	}
 }
 
-// table turns the record sets into the sorted, immutable Table maps.
+// table turns the record sets into the sorted, immutable Table maps. The
+// three types are independent, so they are finished concurrently.
 func (b *builder) table() *Table {
 	t := &Table{Domain: b.apex}
+	var wg sync.WaitGroup
+	wg.Go(func() { t.SRV = finishSRV(&b.srvs) })
+	wg.Go(func() { t.PTR = finishPTR(&b.ptrs) })
+	t.A, t.AAAA = finishAddrs(&b.addrs)
+	wg.Wait()
+	return t
+}
+
+func finishAddrs(r *rrset[netip.Addr]) (a, aaaa map[string][]netip.Addr) {
 	nA, nAAAA := 0, 0
-	for i := range b.addrs.entries {
-		v4, v6 := countFamilies(b.addrs.entries[i].vals)
+	for i := range r.entries {
+		v4, v6 := countFamilies(r.entries[i].vals)
 		if v4 > 0 {
 			nA++
 		}
@@ -572,10 +573,10 @@ func (b *builder) table() *Table {
 			nAAAA++
 		}
 	}
-	t.A = make(map[string][]netip.Addr, nA)
-	t.AAAA = make(map[string][]netip.Addr, nAAAA)
-	for i, name := range b.addrs.names {
-		vals := b.addrs.entries[i].vals
+	a = make(map[string][]netip.Addr, nA)
+	aaaa = make(map[string][]netip.Addr, nAAAA)
+	for i, name := range r.names {
+		vals := r.entries[i].vals
 		if len(vals) == 0 {
 			continue // referenced, never filled
 		}
@@ -585,34 +586,45 @@ func (b *builder) table() *Table {
 		}
 		switch {
 		case v6 == 0:
-			t.A[name] = vals
+			a[name] = vals
 		case v4 == 0:
-			t.AAAA[name] = vals
+			aaaa[name] = vals
 		default:
-			t.A[name] = vals[:v4:v4]
-			t.AAAA[name] = vals[v4:]
+			a[name] = vals[:v4:v4]
+			aaaa[name] = vals[v4:]
 		}
 	}
-	t.SRV = make(map[string][]SRV, b.srvs.len())
-	for i, name := range b.srvs.names {
-		vals := b.srvs.entries[i].vals
+	return a, aaaa
+}
+
+func finishSRV(r *rrset[SRV]) map[string][]SRV {
+	m := make(map[string][]SRV, r.len())
+	for i, name := range r.names {
+		vals := r.entries[i].vals
 		if len(vals) == 0 {
 			continue // referenced, never filled
 		}
 		if len(vals) > 1 {
 			slices.SortFunc(vals, compareSRV)
 		}
-		t.SRV[name] = vals
+		m[name] = vals
 	}
-	t.PTR = make(map[string][]string, len(b.ptrs.names))
-	for i, name := range b.ptrs.names {
-		vals := b.ptrs.entries[i].vals
+	return m
+}
+
+func finishPTR(r *rrset[string]) map[string][]string {
+	m := make(map[string][]string, r.len())
+	for i, name := range r.names {
+		vals := r.entries[i].vals
+		if len(vals) == 0 {
+			continue
+		}
 		if len(vals) > 1 {
 			slices.Sort(vals)
 		}
-		t.PTR[name] = vals
+		m[name] = vals
 	}
-	return t
+	return m
 }
 
 func countFamilies(vals []netip.Addr) (v4, v6 int) {

@@ -762,29 +762,39 @@ func checkTable(t testing.TB, st *cluster.MesosState, tb *Table) {
 	if st != nil && len(tb.Frameworks) != len(st.Frameworks) {
 		t.Errorf("%d frameworks enumerated, state has %d", len(tb.Frameworks), len(st.Frameworks))
 	}
+	// Every enumerated record is in the table, and listed once.
+	type rec struct{ name, host, rtype string }
+	table := map[rec]bool{}
+	for _, m := range []map[string][]netip.Addr{tb.A, tb.AAAA} {
+		for name, ips := range m {
+			for _, ip := range ips {
+				rtype := "A"
+				if ip.Is6() {
+					rtype = "AAAA"
+				}
+				table[rec{name, ip.String(), rtype}] = false
+			}
+		}
+	}
+	for name, vs := range tb.SRV {
+		for _, v := range vs {
+			table[rec{name, v.Target + ":" + strconv.Itoa(int(v.Port)), "SRV"}] = false
+		}
+	}
 	for _, f := range tb.Frameworks {
 		for _, task := range f.Tasks {
 			for _, r := range task.Records {
-				switch r.RType {
-				case "A", "AAAA":
-					ip, err := netip.ParseAddr(r.Host)
-					if err != nil || !slices.Contains(addrsOf(tb, r.Name), ip) {
-						t.Errorf("enumerated %+v not in the table", r)
-					}
-				case "SRV":
-					if !slices.ContainsFunc(tb.SRV[r.Name], func(v SRV) bool {
-						return v.Target+":"+strconv.Itoa(int(v.Port)) == r.Host
-					}) {
-						t.Errorf("enumerated %+v not in the table", r)
-					}
-				default:
-					t.Errorf("enumerated %+v", r)
+				k := rec{r.Name, r.Host, r.RType}
+				listed, ok := table[k]
+				switch {
+				case !ok:
+					t.Errorf("enumerated %+v not in the table", r)
+				case listed:
+					t.Errorf("%+v enumerated twice", r)
 				}
+				table[k] = true
 			}
 		}
 	}
 }
 
-func addrsOf(tb *Table, name string) []netip.Addr {
-	return append(slices.Clone(tb.A[name]), tb.AAAA[name]...)
-}

@@ -123,8 +123,10 @@ func HashID(id string) string {
 }
 
 // appendHash appends HashID(id) to b.
-func appendHash(b []byte, id string) []byte {
-	sum := sha1.Sum([]byte(id))
+func appendHash(b []byte, id string) []byte { return appendHashBytes(b, []byte(id)) }
+
+func appendHashBytes(b []byte, id []byte) []byte {
+	sum := sha1.Sum(id)
 	v := uint32(sum[0])<<24 | uint32(sum[1])<<16 | uint32(sum[2])<<8 | uint32(sum[3])
 	return append(b, zbase32[v>>27&31], zbase32[v>>22&31], zbase32[v>>17&31], zbase32[v>>12&31], zbase32[v>>7&31])
 }

@@ -1,5 +1,10 @@
 package records
 
+import (
+	"slices"
+	"unsafe"
+)
+
 // rrset is one record type under construction: names with their values, a
 // set per name as in Mesos-DNS, so that Build can tell whether an insert
 // added anything (which decides what /v1/enumerate lists under a task).
@@ -39,28 +44,62 @@ func (r *rrset[V]) init(names int) {
 	r.slabSize = min(max(names, 16), 1<<14)
 }
 
+// reserve makes room for n more names without growing the index.
+func (r *rrset[V]) reserve(n int) {
+	if r.index == nil {
+		r.init(n)
+		return
+	}
+	m := make(map[string]int32, len(r.index)+n)
+	for k, v := range r.index {
+		m[k] = v
+	}
+	r.index = m
+	r.names = slices.Grow(r.names, n)
+	r.entries = slices.Grow(r.entries, n)
+	r.slabSize = min(max(n, 16), 1<<14)
+}
+
 // ref returns the number of name, adding it (with no values yet) if new.
 func (r *rrset[V]) ref(name string) int32 {
+	i, _ := r.refNew(name)
+	return i
+}
+
+// refNew is ref that also reports whether name was added by this call.
+func (r *rrset[V]) refNew(name string) (int32, bool) {
 	if r.index == nil {
 		r.init(0)
 	}
-	i, ok := r.index[name]
-	if !ok {
-		i = int32(len(r.entries))
-		r.index[name] = i
-		r.names = append(r.names, name)
-		r.entries = append(r.entries, entry[V]{})
+	if i, ok := r.index[name]; ok {
+		return i, false
 	}
-	return i
+	i := int32(len(r.entries))
+	r.index[name] = i
+	r.names = append(r.names, name)
+	r.entries = append(r.entries, entry[V]{})
+	return i, true
 }
 
 // add inserts v under name and reports whether it was new.
 func (r *rrset[V]) add(name string, v V) bool { return r.addAt(r.ref(name), v) }
 
 // addAt inserts v under the name numbered i and reports whether it was new.
-func (r *rrset[V]) addAt(i int32, v V) bool {
+func (r *rrset[V]) addAt(i int32, v V) bool { return r.addAtHint(i, v, 1) }
+
+// maxHint bounds the capacity a size hint can reserve.
+const maxHint = 1 << 12
+
+// addAtHint is addAt for a name that may end up with about hint values: its
+// first value then gets a slice of that capacity.
+func (r *rrset[V]) addAtHint(i int32, v V, hint int) bool {
 	e := &r.entries[i]
 	if len(e.vals) == 0 {
+		if hint > 1 {
+			e.vals = make([]V, 1, min(hint, maxHint))
+			e.vals[0] = v
+			return true
+		}
 		if len(r.slab) == cap(r.slab) {
 			r.slab = make([]V, 0, r.slabSize)
 		}
@@ -101,4 +140,36 @@ func (r *rrset[V]) len() int {
 		}
 	}
 	return n
+}
+
+// addFreshSRV is addAt for a value whose target string was made by the
+// current task context and never used before it: only the values this
+// context appended, which are at the end of the list and share the target's
+// bytes, can equal v. It spares scanning (or hashing into) a list that has
+// one value per task of the app.
+func addFreshSRV(r *rrset[SRV], i int32, v SRV, hint int) bool {
+	e := &r.entries[i]
+	p := unsafe.StringData(v.Target)
+	for j := len(e.vals) - 1; j >= 0; j-- {
+		x := e.vals[j]
+		if unsafe.StringData(x.Target) != p || len(x.Target) != len(v.Target) {
+			break
+		}
+		if x.Port == v.Port {
+			return false
+		}
+	}
+	if len(e.vals) == 0 {
+		return r.addAtHint(i, v, hint)
+	}
+	e.vals = append(e.vals, v)
+	if e.set != nil {
+		e.set[v] = struct{}{}
+	} else if len(e.vals) > setThreshold {
+		e.set = make(map[SRV]struct{}, 2*len(e.vals))
+		for _, x := range e.vals {
+			e.set[x] = struct{}{}
+		}
+	}
+	return true
 }

@@ -37,7 +37,10 @@ type nameRef struct {
 
 // nameSet holds the names that depend only on the framework and one label.
 type nameSet struct {
-	label                        string
+	label string
+	// count is the number of task contexts using the set, the size hint
+	// for the values of its names.
+	count                        int
 	a, aSlave                    nameRef // <name>.<fw>.D.  <name>.<fw>.slave.D.
 	tcp, udp, tcpSlave, udpSlave nameRef // _<name>._tcp.<fw>.D. ...
 	// di caches, per DiscoveryInfo port name and protocol as given, the SRV
@@ -107,60 +110,104 @@ func (b *builder) eligible(t *cluster.Task) *agentInfo {
 	return ag
 }
 
+// taskPlan is one eligible task with what the task pass needs for it.
+type taskPlan struct {
+	t  *cluster.Task
+	ag *agentInfo
+	ns *nameSet // without DiscoveryInfo
+	dn *diNames // with
+}
+
 // taskRecords runs the task pass and returns the /v1/enumerate view: every
 // framework in state order, each with its eligible tasks in state order.
+//
+// A first pass picks the eligible tasks and counts how many use each name
+// set, so that the values of shared names (one per instance of an app) are
+// allocated once at their final size instead of growing.
 func (b *builder) taskRecords(st *cluster.MesosState) []Framework {
 	n := 0
 	for i := range st.Frameworks {
-		for j := range st.Frameworks[i].Tasks {
-			if b.eligible(&st.Frameworks[i].Tasks[j]) != nil {
-				n++
-			}
-		}
+		n += len(st.Frameworks[i].Tasks)
 	}
-	tasks := make([]Task, 0, n) // one allocation for every framework's tasks
-	out := make([]Framework, len(st.Frameworks))
+	plans := make([]taskPlan, 0, n)
+	ends := make([]int, len(st.Frameworks))
+	// Names the task pass will make: canonical ones per task context,
+	// shared ones per name set.
+	canonical, shared, srvNames := 0, 0, 0
+	newSet := func(fc *fwCtx, label string, diPorts int) *nameSet {
+		shared += 2
+		srvNames += 4 + 2*diPorts
+		return b.newNameSet(fc, label)
+	}
 	for i := range st.Frameworks {
-		f := &st.Frameworks[i]
-		start := len(tasks)
-		for j := range f.Tasks {
-			t := &f.Tasks[j]
+		fc := &b.fws[i]
+		for j := range st.Frameworks[i].Tasks {
+			t := &st.Frameworks[i].Tasks[j]
 			ag := b.eligible(t)
 			if ag == nil {
 				continue
 			}
-			b.task(&b.fws[i], t, ag)
-			tasks = append(tasks, Task{Name: t.Name, ID: t.ID, Records: b.takeRecords()})
+			p := taskPlan{t: t, ag: ag}
+			if t.Discovery != nil && t.Discovery.Name != "" {
+				p.dn = fc.byDI[t.Discovery.Name]
+				if p.dn == nil {
+					np := len(t.Discovery.Ports)
+					p.dn = &diNames{
+						raw: newSet(fc, t.Discovery.Name, np),
+						san: newSet(fc, b.label(t.Discovery.Name), np),
+					}
+					fc.byDI[t.Discovery.Name] = p.dn
+				}
+				p.dn.raw.count++
+				p.dn.san.count++
+				canonical += 4
+			} else {
+				p.ns = fc.byTask[t.Name]
+				if p.ns == nil {
+					p.ns = newSet(fc, b.label(t.Name), 0)
+					fc.byTask[t.Name] = p.ns
+				}
+				p.ns.count++
+				canonical += 2
+			}
+			plans = append(plans, p)
 		}
-		out[i] = Framework{Name: f.Name, Tasks: tasks[start:len(tasks):len(tasks)]}
+		ends[i] = len(plans)
+	}
+	b.addrs.reserve(canonical + shared)
+	b.srvs.reserve(srvNames)
+	if b.ptrOn {
+		b.ptrs.reserve(len(plans))
+	}
+
+	tasks := make([]Task, len(plans)) // one allocation for every framework's tasks
+	out := make([]Framework, len(st.Frameworks))
+	start := 0
+	for i := range st.Frameworks {
+		for k := start; k < ends[i]; k++ {
+			p := &plans[k]
+			b.task(&b.fws[i], p)
+			tasks[k] = Task{Name: p.t.Name, ID: p.t.ID, Records: b.takeRecords()}
+		}
+		out[i] = Framework{Name: st.Frameworks[i].Name, Tasks: tasks[start:ends[i]:ends[i]]}
+		start = ends[i]
 	}
 	return out
 }
 
 // task inserts one eligible task's records.
-func (b *builder) task(fc *fwCtx, t *cluster.Task, ag *agentInfo) {
+func (b *builder) task(fc *fwCtx, p *taskPlan) {
+	t, ag := p.t, p.ag
 	ips, strs, revs := b.taskIPs(t, ag)
 	var hash [5]byte
-	appendHash(hash[:0], t.ID)
+	b.idBuf = append(b.idBuf[:0], t.ID...) // sha1.Sum of a []byte(string) would allocate
+	appendHashBytes(hash[:0], b.idBuf)
 	var canonical string
-	if t.Discovery != nil && t.Discovery.Name != "" {
-		dn := fc.byDI[t.Discovery.Name]
-		if dn == nil {
-			dn = &diNames{
-				raw: b.newNameSet(fc, t.Discovery.Name),
-				san: b.newNameSet(fc, b.label(t.Discovery.Name)),
-			}
-			fc.byDI[t.Discovery.Name] = dn
-		}
-		b.taskContext(fc, dn.raw, t, &hash, ag, ips, strs, true)
-		canonical = b.taskContext(fc, dn.san, t, &hash, ag, ips, strs, true)
+	if p.dn != nil {
+		b.taskContext(fc, p.dn.raw, t, &hash, ag, ips, strs, true)
+		canonical = b.taskContext(fc, p.dn.san, t, &hash, ag, ips, strs, true)
 	} else {
-		ns := fc.byTask[t.Name]
-		if ns == nil {
-			ns = b.newNameSet(fc, b.label(t.Name))
-			fc.byTask[t.Name] = ns
-		}
-		canonical = b.taskContext(fc, ns, t, &hash, ag, ips, strs, false)
+		canonical = b.taskContext(fc, p.ns, t, &hash, ag, ips, strs, false)
 	}
 	if b.ptrOn {
 		for k, ip := range ips {
@@ -193,25 +240,37 @@ func (b *builder) taskContext(fc *fwCtx, ns *nameSet, t *cluster.Task, hash *[5]
 	n := stem + len(fc.tail)
 	canon, canonSlave := both[:n], both[n:]
 
+	// A canonical name never referenced before (the rule, unless another
+	// task has the same name, id hash, agent and framework) cannot be the
+	// target of any SRV value yet, since every context references its
+	// canonical names before it inserts SRV values: this context's SRV
+	// values are then new unless the task repeats one (a port listed twice).
+	ci, canonNew := b.addrs.refNew(canon)
+	si, slaveNew := b.addrs.refNew(canonSlave)
 	for k, ip := range ips {
-		b.taskAddrRef(&ns.a, ip, strs[k])
-		b.taskAddr(canon, ip, strs[k])
+		b.taskAddrRef(&ns.a, ip, strs[k], ns.count*len(ips))
+		b.taskAddrAt(ci, canon, ip, strs[k])
 	}
 	for k, ip := range ag.ips {
-		b.taskAddrRef(&ns.aSlave, ip, ag.strs[k])
-		b.taskAddr(canonSlave, ip, ag.strs[k])
+		b.taskAddrRef(&ns.aSlave, ip, ag.strs[k], ns.count*len(ag.ips))
+		b.taskAddrAt(si, canonSlave, ip, ag.strs[k])
 	}
+	nports := 0
+	for _, pr := range t.Ports {
+		nports += max(min(pr.End, 65535)-max(pr.Begin, 0)+1, 0)
+	}
+	hint := ns.count * nports
 
 	// Host ports: under .slave only when the task has DiscoveryInfo, under
 	// both otherwise; tcp and udp each, always pointing at the agent.
 	for _, pr := range t.Ports {
 		for p := max(pr.Begin, 0); p <= min(pr.End, 65535); p++ {
 			v := SRV{Target: canonSlave, Port: uint16(p)}
-			b.taskSRV(&ns.tcpSlave, v)
-			b.taskSRV(&ns.udpSlave, v)
+			b.taskSRV(&ns.tcpSlave, v, slaveNew, hint)
+			b.taskSRV(&ns.udpSlave, v, slaveNew, hint)
 			if !di {
-				b.taskSRV(&ns.tcp, v)
-				b.taskSRV(&ns.udp, v)
+				b.taskSRV(&ns.tcp, v, slaveNew, hint)
+				b.taskSRV(&ns.udp, v, slaveNew, hint)
 			}
 		}
 	}
@@ -219,6 +278,7 @@ func (b *builder) taskContext(fc *fwCtx, ns *nameSet, t *cluster.Task, hash *[5]
 		return canon
 	}
 	// DiscoveryInfo ports point at the task name (container IPs if any).
+	hint = ns.count * len(t.Discovery.Ports)
 	for i := range t.Discovery.Ports {
 		dp := &t.Discovery.Ports[i]
 		if dp.Number < 0 || dp.Number > 65535 {
@@ -227,7 +287,7 @@ func (b *builder) taskContext(fc *fwCtx, ns *nameSet, t *cluster.Task, hash *[5]
 		v := SRV{Target: canon, Port: uint16(dp.Number)}
 		refs := b.diPort(ns, fc, dp)
 		for j := range refs {
-			b.taskSRV(&refs[j], v)
+			b.taskSRV(&refs[j], v, canonNew, hint)
 		}
 	}
 	return canon
@@ -316,20 +376,21 @@ func latestRunning(sts []cluster.TaskStatus) *cluster.TaskStatus {
 	return &sts[j]
 }
 
-// taskAddr inserts an A/AAAA record of the current task and lists it under
-// the task if it is new.
-func (b *builder) taskAddr(name string, ip netip.Addr, host string) {
-	if b.addrs.add(name, ip) {
+// taskAddrAt inserts an A/AAAA record of the current task under the name
+// numbered i and lists it under the task if it is new.
+func (b *builder) taskAddrAt(i int32, name string, ip netip.Addr, host string) {
+	if b.addrs.addAt(i, ip) {
 		b.addrRecord(name, ip, host)
 	}
 }
 
-// taskAddrRef is taskAddr for a cached name.
-func (b *builder) taskAddrRef(r *nameRef, ip netip.Addr, host string) {
+// taskAddrRef is taskAddrAt for a cached name; hint is the number of
+// values the name may end up with.
+func (b *builder) taskAddrRef(r *nameRef, ip netip.Addr, host string, hint int) {
 	if r.idx < 0 {
 		r.idx = b.addrs.ref(r.name)
 	}
-	if b.addrs.addAt(r.idx, ip) {
+	if b.addrs.addAtHint(r.idx, ip, hint) {
 		b.addrRecord(r.name, ip, host)
 	}
 }
@@ -343,12 +404,18 @@ func (b *builder) addrRecord(name string, ip netip.Addr, host string) {
 }
 
 // taskSRV inserts an SRV record of the current task and lists it under the
-// task if it is new.
-func (b *builder) taskSRV(r *nameRef, v SRV) {
+// task if it is new. freshTarget says that v.Target is a canonical name
+// this task context created, so that only its own values can equal v; hint
+// is the number of values the name may end up with.
+func (b *builder) taskSRV(r *nameRef, v SRV, freshTarget bool, hint int) {
 	if r.idx < 0 {
 		r.idx = b.srvs.ref(r.name)
 	}
-	if !b.srvs.addAt(r.idx, v) {
+	if freshTarget {
+		if !addFreshSRV(&b.srvs, r.idx, v, hint) {
+			return
+		}
+	} else if !b.srvs.addAtHint(r.idx, v, hint) {
 		return
 	}
 	if v.Port != b.hostP || v.Target != b.hostT || b.host == "" {

@@ -3,17 +3,21 @@ package server
 import (
 	"encoding/binary"
 	"math/rand/v2"
+	"net/netip"
 )
 
 // piece is one RRset of the answer section, written rotated: records
-// r..cnt-1 then 0..r-1. Rotation is two contiguous copies because the
-// records of a set are stored back to back.
+// r..cnt-1 then 0..r-1. A set is either pre-encoded bytes (b, with record
+// offsets offs when sizes vary; rotation is then two contiguous copies) or
+// an address list encoded on the fly (addrs, with header template hdr).
 type piece struct {
-	b    []byte   // the set's records
-	offs []uint32 // record offsets in b; nil for fixed-size records
-	sz   int      // record size when offs is nil
-	cnt  int
-	r    int
+	b     []byte   // the set's records
+	offs  []uint32 // record offsets in b; nil for fixed-size records
+	addrs []netip.Addr
+	hdr   *[12]byte
+	sz    int // record size when offs is nil
+	cnt   int
+	r     int
 }
 
 func (p *piece) start(j int) int {
@@ -35,6 +39,9 @@ func (p *piece) end(j int) int {
 
 // size is the byte length of the first m records in rotated order.
 func (p *piece) size(m int) int {
+	if p.offs == nil {
+		return m * p.sz
+	}
 	if m == p.cnt {
 		return len(p.b)
 	}
@@ -68,12 +75,34 @@ func (p *piece) fit(budget int) int {
 }
 
 func (p *piece) write(dst []byte, m int) []byte {
+	if p.addrs != nil {
+		return p.writeAddrs(dst, m)
+	}
 	first := min(m, p.cnt-p.r)
 	if first > 0 {
 		dst = append(dst, p.b[p.start(p.r):p.end(p.r+first-1)]...)
 	}
 	if m > first {
 		dst = append(dst, p.b[:p.end(m-first-1)]...)
+	}
+	return dst
+}
+
+// writeAddrs encodes the first m addresses in rotated order.
+func (p *piece) writeAddrs(dst []byte, m int) []byte {
+	k := p.r
+	for range m {
+		dst = append(dst, p.hdr[:]...)
+		if p.sz == sizeA {
+			b := p.addrs[k].As4()
+			dst = append(dst, b[:]...)
+		} else {
+			b := p.addrs[k].As16()
+			dst = append(dst, b[:]...)
+		}
+		if k++; k == p.cnt {
+			k = 0
+		}
 	}
 	return dst
 }
@@ -97,7 +126,7 @@ func (pl *plan) add(b []byte, offs []uint32, sz, cnt int) {
 	}
 	p := &pl.ps[pl.np]
 	pl.np++
-	p.b, p.offs, p.sz, p.cnt, p.r = b, offs, sz, cnt, 0
+	p.b, p.offs, p.addrs, p.sz, p.cnt, p.r = b, offs, nil, sz, cnt, 0
 	if cnt > 1 {
 		// Crude load balancing, as Mesos-DNS: a random first record. The
 		// runtime's per-thread generator costs a few ns and shares no
@@ -106,9 +135,11 @@ func (pl *plan) add(b []byte, offs []uint32, sz, cnt int) {
 	}
 }
 
-func (pl *plan) addFixed(z *zone, s fixedSet, sz int) {
-	if s.n > 0 {
-		pl.add(z.arena[s.off:s.off+s.n], nil, sz, int(s.n)/sz)
+func (pl *plan) addAddrs(as []netip.Addr, hdr *[12]byte, sz int) {
+	if len(as) > 0 {
+		pl.add(nil, nil, sz, len(as))
+		p := &pl.ps[pl.np-1]
+		p.addrs, p.hdr = as, hdr
 	}
 }
 
@@ -181,66 +212,65 @@ func (s *Server) answer(msg []byte, tcp bool, dst []byte, st *shard) ([]byte, in
 	if q.star {
 		q.stripStars()
 	}
-	var nd *node
-	if !q.dotInLabel {
-		if i, ok := z.names[string(q.key[:q.keyLen])]; ok {
-			nd = &z.nodes[i]
-		}
+	key := q.key[:q.keyLen]
+	if q.dotInLabel {
+		// A label with a '.' inside can not be a table name.
+		key = nil
 	}
 	var pl plan
-	if nd != nil {
-		var ms *moreSets
-		if nd.more != 0 {
-			ms = &z.more[nd.more-1]
+	apex := string(key) == z.domain
+	var ms *moreSets
+	if q.qtype == typeSRV || q.qtype == typePTR || q.qtype == typeANY {
+		if i, ok := z.vars[string(key)]; ok {
+			ms = &z.more[i]
 		}
-		apex := nd.flags&nodeApex != 0
-		switch q.qtype {
-		case typeA:
-			pl.addFixed(z, nd.a, sizeA)
-		case typeAAAA:
-			pl.addFixed(z, nd.aaaa, sizeAAAA)
-		case typeSRV:
-			if ms != nil {
-				pl.addVar(z, ms.srv)
-				pl.addExtra(z.arena[ms.extra.off:ms.extra.off+ms.extra.n], int(ms.extra.cnt))
-			}
-		case typePTR:
-			if ms != nil {
-				pl.addVar(z, ms.ptr)
-			}
-		case typeSOA:
-			if apex {
-				pl.add(z.apexSOA, nil, len(z.apexSOA), 1)
-			}
-		case typeNS:
-			if apex {
-				pl.add(z.apexNS, nil, len(z.apexNS), 1)
-				pl.addExtra(z.nsExtra, z.nsExtraCnt)
-			}
-		case typeANY:
-			if apex {
-				pl.add(z.apexSOA, nil, len(z.apexSOA), 1)
-				pl.add(z.apexNS, nil, len(z.apexNS), 1)
-				pl.addExtra(z.nsExtra, z.nsExtraCnt)
-			}
-			if ms != nil {
-				pl.addVar(z, ms.srv)
-				pl.addExtra(z.arena[ms.extra.off:ms.extra.off+ms.extra.n], int(ms.extra.cnt))
-			}
-			pl.addFixed(z, nd.a, sizeA)
-			pl.addFixed(z, nd.aaaa, sizeAAAA)
-		case typeAXFR, typeIXFR:
-			// Zone transfers are not offered over DNS (the HTTP API has
-			// /v1/axfr); an empty NOERROR would read as an empty zone.
-			return s.simple(dst, msg, &q, rcodeRefused, 0, st), -1
+	}
+	switch q.qtype {
+	case typeA:
+		pl.addAddrs(z.a[string(key)], &z.aHdr, sizeA)
+	case typeAAAA:
+		pl.addAddrs(z.aaaa[string(key)], &z.aaaaHdr, sizeAAAA)
+	case typeSRV:
+		if ms != nil {
+			pl.addVar(z, ms.srv)
+			pl.addExtra(z.arena[ms.extra.off:ms.extra.off+ms.extra.n], int(ms.extra.cnt))
 		}
+	case typePTR:
+		if ms != nil {
+			pl.addVar(z, ms.ptr)
+		}
+	case typeSOA:
+		if apex {
+			pl.add(z.apexSOA, nil, len(z.apexSOA), 1)
+		}
+	case typeNS:
+		if apex {
+			pl.add(z.apexNS, nil, len(z.apexNS), 1)
+			pl.addExtra(z.nsExtra, z.nsExtraCnt)
+		}
+	case typeANY:
+		if apex {
+			pl.add(z.apexSOA, nil, len(z.apexSOA), 1)
+			pl.add(z.apexNS, nil, len(z.apexNS), 1)
+			pl.addExtra(z.nsExtra, z.nsExtraCnt)
+		}
+		if ms != nil {
+			pl.addVar(z, ms.srv)
+			pl.addExtra(z.arena[ms.extra.off:ms.extra.off+ms.extra.n], int(ms.extra.cnt))
+		}
+		pl.addAddrs(z.a[string(key)], &z.aHdr, sizeA)
+		pl.addAddrs(z.aaaa[string(key)], &z.aaaaHdr, sizeAAAA)
+	case typeAXFR, typeIXFR:
+		// Zone transfers are not offered over DNS (the HTTP API has
+		// /v1/axfr); an empty NOERROR would read as an empty zone.
+		return s.simple(dst, msg, &q, rcodeRefused, 0, st), -1
 	}
 	if pl.np == 0 {
 		// RFC 2308: NXDOMAIN when the name does not exist, NODATA (NOERROR,
 		// empty answer) when it exists without this type; both with the
 		// zone's SOA in the authority section.
 		pl.auth = true
-		if nd == nil {
+		if key == nil || !z.exists(key) {
 			pl.rcode = rcodeNXDomain
 		}
 	}
@@ -252,12 +282,10 @@ func (s *Server) answer(msg []byte, tcp bool, dst []byte, st *shard) ([]byte, in
 func (s *Server) notInDomain(dst, msg []byte, q *query, limit int, st *shard) ([]byte, int) {
 	if q.qtype == typePTR || q.qtype == typeANY {
 		if z := s.zone.Load(); z != nil && !q.dotInLabel {
-			if i, ok := z.names[string(q.key[:q.keyLen])]; ok {
-				if m := z.nodes[i].more; m != 0 && z.more[m-1].ptr.cnt > 0 {
-					var pl plan
-					pl.addVar(z, z.more[m-1].ptr)
-					return s.emit(dst, msg, q, &pl, z, limit, st), -1
-				}
+			if i, ok := z.vars[string(q.key[:q.keyLen])]; ok && z.more[i].ptr.cnt > 0 {
+				var pl plan
+				pl.addVar(z, z.more[i].ptr)
+				return s.emit(dst, msg, q, &pl, z, limit, st), -1
 			}
 		}
 	}
@@ -287,7 +315,7 @@ func (s *Server) emit(dst, msg []byte, q *query, pl *plan, z *zone, limit int, s
 	ans := 0
 	for i := 0; i < pl.np; i++ {
 		counts[i] = pl.ps[i].cnt
-		ans += len(pl.ps[i].b)
+		ans += pl.ps[i].size(counts[i])
 	}
 	extra := 0
 	for i := 0; i < pl.nx; i++ {
@@ -300,8 +328,8 @@ func (s *Server) emit(dst, msg []byte, q *query, pl *plan, z *zone, limit int, s
 			budget := max(0, limit-base-auth-opt)
 			for i := 0; i < pl.np; i++ {
 				p := &pl.ps[i]
-				if len(p.b) <= budget {
-					budget -= len(p.b)
+				if l := p.size(p.cnt); l <= budget {
+					budget -= l
 					continue
 				}
 				tc = true

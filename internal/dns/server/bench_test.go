@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
 	"net"
 	"net/netip"
@@ -10,6 +9,8 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -211,7 +212,7 @@ func BenchmarkCompile100k(b *testing.B) {
 		z = compile(tb, o)
 	}
 	b.ReportMetric(retained, "retained-MB")
-	b.ReportMetric(float64(len(z.names)), "names")
+	b.ReportMetric(float64(len(z.vars)+len(z.ents)), "srv+ent-names")
 	b.ReportMetric(float64(len(z.arena))/(1<<20), "arena-MB")
 }
 
@@ -235,7 +236,8 @@ func BenchmarkTable100k(b *testing.B) {
 //	SIGNPOST_LOAD_SERVE=signpost|bare|miekg SIGNPOST_LOAD_ADDR=127.0.0.1:5353 \
 //	SIGNPOST_LOAD_SECONDS=30 GOMAXPROCS=1 go test -run TestServeForLoad ./internal/dns/server/
 //
-// "bare" answers every datagram with the pre-built A1 reply (id set) using
+// "bare" answers every datagram with the pre-built reply to the query
+// SIGNPOST_LOAD_Q (A1, A20 or SRV; its id set) using
 // the same read/write loop as the server; "miekg" is a miekg/dns server
 // with the Handler of BenchmarkHotPath.
 func TestServeForLoad(t *testing.T) {
@@ -252,14 +254,26 @@ func TestServeForLoad(t *testing.T) {
 	if n, err := strconv.Atoi(os.Getenv("SIGNPOST_LOAD_READERS")); err == nil {
 		o.UDPReaders = n
 	}
+	if n, err := strconv.Atoi(os.Getenv("SIGNPOST_LOAD_BATCH")); err == nil {
+		udpBatch = n
+	}
 	s := newServer(t, o, tb)
+	var served atomic.Int64
+	var ru0 syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
 	switch mode {
 	case "signpost":
 		if err := s.ListenAndServe(ctx, addr); err != nil {
 			t.Fatal(err)
 		}
 	case "bare":
-		raw, _ := q("a1.marathon.mesos.", dns.TypeA).Pack()
+		bq := benchQueries[0]
+		for _, c := range benchQueries {
+			if c.name == os.Getenv("SIGNPOST_LOAD_Q") {
+				bq = c
+			}
+		}
+		raw, _ := q(bq.qname, bq.qtype).Pack()
 		reply, _ := s.Answer(raw, false, nil)
 		bare := &bareResponder{reply: reply}
 		n := runtime.GOMAXPROCS(0)
@@ -283,17 +297,27 @@ func TestServeForLoad(t *testing.T) {
 						continue
 					}
 					c.WriteToUDPAddrPort(bare.answer(buf[:n], out), from)
+					served.Add(1)
 				}
 			}()
 		}
 		<-ctx.Done()
 		closeAll(conns)
 	case "miekg":
-		srv := &dns.Server{Addr: addr, Net: "udp", Handler: &miekgHandler{t: tb, ttl: 60, weight: 1}, ReusePort: true}
+		h := &miekgHandler{t: tb, ttl: 60, weight: 1}
+		srv := &dns.Server{Addr: addr, Net: "udp", ReusePort: true, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
+			h.ServeDNS(w, r)
+			served.Add(1)
+		})}
 		go func() { <-ctx.Done(); srv.Shutdown() }()
 		srv.ListenAndServe()
 	}
-	st := s.Stats()
-	t.Logf("%s: %+v", mode, st)
-	_ = binary.BigEndian
+	var ru1 syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
+	cpu := time.Duration(ru1.Utime.Nano() + ru1.Stime.Nano() - ru0.Utime.Nano() - ru0.Stime.Nano())
+	n := served.Load()
+	if mode == "signpost" {
+		n = int64(s.Stats().Rcodes["NOERROR"])
+	}
+	t.Logf("%s: %d replies, cpu %v, %.2f us cpu per reply", mode, n, cpu, float64(cpu.Microseconds())/float64(max(n, 1)))
 }

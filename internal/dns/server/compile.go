@@ -11,39 +11,51 @@ import (
 // Resource record sizes with the owner written as a 2-byte compression
 // pointer to the question (0xC00C): pointer, type, class, TTL, rdlength, rdata.
 const (
-	sizeA    = 2 + 10 + 4
-	sizeAAAA = 2 + 10 + 16
+	sizeA    = 12 + 4
+	sizeAAAA = 12 + 16
 )
 
-// zone is a records.Table compiled for serving: every answer RRset is kept
-// pre-encoded in wire form in one arena, with the owner name written as a
-// pointer to the question. Because the owner is a pointer, the bytes do not
-// depend on how the client spelled the name (case, "*" labels), so one copy
-// serves every query and the question's case is echoed for free.
+// zone is a records.Table prepared for serving.
+//
+// A and AAAA records are encoded per query straight from the table's
+// address lists: they are fixed-size (a 12-byte header template plus 4 or
+// 16 address bytes), so writing them costs about what copying pre-encoded
+// bytes would, and a table of 100k names needs no second copy.
+// SRV and PTR sets are pre-encoded here, in one arena: their rdata holds
+// names that would otherwise be converted per query, and an SRV answer's
+// additional section needs one lookup per target. Every pre-encoded answer
+// is owned by a compression pointer to the question (0xC00C), so the same
+// bytes serve every spelling of the name (case, "*" labels) and echo it.
 //
 // A zone is immutable once built; servers swap whole zones atomically.
 type zone struct {
 	table  *records.Table
 	domain string // lower-case, trailing dot: "mesos."
-	// domainLabels is the number of labels in domain.
-	domainLabels int
 
-	// names maps every name that exists (has records, is the apex, or is an
-	// empty non-terminal above a name that has records) to its node. The
-	// keys are the table's own strings.
-	names map[string]uint32
-	nodes []node
-	more  []moreSets
+	// a and aaaa are the table's maps, or cleaned copies when the table
+	// filed an address under the wrong family.
+	a, aaaa map[string][]netip.Addr
+	// vars maps SRV and PTR names to their pre-encoded sets.
+	vars map[string]uint32
+	more []moreSets
+	// ents holds the empty non-terminals: ancestors (below the apex) of
+	// names with records. They exist, so they are NODATA, not NXDOMAIN
+	// (RFC 8020: an NXDOMAIN would deny the whole subtree).
+	ents map[string]struct{}
 
 	arena []byte
-	// offs holds, for variable-size sets (SRV, PTR), the offset of each
-	// record relative to the start of its set, so rotation and truncation
-	// can find record boundaries without parsing.
+	// offs holds the offset of each record of a variable-size set relative
+	// to the start of the set, so that rotation and truncation can find
+	// record boundaries without parsing.
 	offs []uint32
 
+	// aHdr and aaaaHdr are the record header templates: pointer to the
+	// question, type, class IN, TTL, rdlength.
+	aHdr, aaaaHdr [12]byte
+
 	// soaBody is the SOA record without its owner (type to rdata); the owner
-	// is a pointer to the zone apex inside the question, so the authority
-	// section SOA of a negative answer is owned by the apex (RFC 2308 §3).
+	// is a pointer to the apex inside the question, so the authority-section
+	// SOA of a negative answer is owned by the apex (RFC 2308 §3).
 	soaBody []byte
 	// apexSOA and apexNS are the SOA and NS answers at the apex, owner 0xC00C.
 	apexSOA []byte
@@ -53,24 +65,6 @@ type zone struct {
 	nsExtra    []byte
 	nsExtraCnt int
 }
-
-// node is one name. Most names have only A records, so the rarer SRV and
-// PTR sets live in a side table and cost a name nothing when absent.
-type node struct {
-	a, aaaa fixedSet
-	more    uint32 // index+1 into zone.more, 0 when the name has no SRV/PTR
-	flags   uint32
-}
-
-const (
-	nodeApex = 1 << iota
-	// nodeWalked marks names whose ancestors are known to be in the map.
-	nodeWalked
-)
-
-// fixedSet is a run of same-size records (A or AAAA) in the arena: off and
-// n are byte offset and byte length.
-type fixedSet struct{ off, n uint32 }
 
 // varSet is a run of variable-size records (SRV, PTR) in the arena; the
 // offsets of its records, relative to off, are offs[idx : idx+cnt].
@@ -92,27 +86,55 @@ type compileOpts struct {
 	refresh, retry, expire uint32
 }
 
-// compile builds the serving form of t. It runs in Swap, off the serving
-// path. It sizes one arena up front, fills one node slice and one map keyed by
-// the table's own strings (no key copies), so its cost is about one map
-// insert per name plus a short append per record.
+// compile prepares t for serving. It runs in Swap, off the serving path.
+// Its cost is proportional to the SRV and PTR records (encoded into one
+// arena sized up front) plus one pass over the names for the empty
+// non-terminals; A and AAAA records cost nothing here.
 func compile(t *records.Table, o *compileOpts) *zone {
-	z := &zone{table: t, domain: o.domain, domainLabels: strings.Count(o.domain, ".")}
-
-	nA, nAAAA, nVar, varBytes := 0, 0, 0, 0
-	for _, v := range t.A {
-		nA += len(v)
+	ttl := o.ttl
+	z := &zone{
+		table: t, domain: o.domain,
+		a: cleanAddrs(t.A, true), aaaa: cleanAddrs(t.AAAA, false),
+		aHdr:    rrHeader(typeA, ttl, 4),
+		aaaaHdr: rrHeader(typeAAAA, ttl, 16),
 	}
-	for _, v := range t.AAAA {
-		nAAAA += len(v)
+
+	// Size the arena: SRV records exactly, additional records per distinct
+	// target assuming an A (and an AAAA only if the table has any), which is
+	// tight for ordinary tables; append still grows it if that is short.
+	nVar, varBytes := 0, 0
+	var seen []string
+	var seenMap map[string]struct{}
+	distinct := func(srvs []records.SRV, s records.SRV) bool {
+		// Sets are small: a linear scan, a map only for large ones.
+		if len(srvs) <= 32 {
+			if contains(seen, s.Target) {
+				return false
+			}
+			seen = append(seen, s.Target)
+			return true
+		}
+		if seenMap == nil {
+			seenMap = make(map[string]struct{})
+		}
+		if _, dup := seenMap[s.Target]; dup {
+			return false
+		}
+		seenMap[s.Target] = struct{}{}
+		return true
 	}
 	for _, v := range t.SRV {
 		nVar += len(v)
+		seen = seen[:0]
+		clear(seenMap)
 		for _, s := range v {
-			// The SRV record, plus at most one A and one AAAA per target
-			// for the additional section (an upper bound: targets repeat).
 			varBytes += 2 + 10 + 6 + len(s.Target) + 1
-			varBytes += 2*(len(s.Target)+1) + 10 + 4 + 10 + 16
+			if distinct(v, s) {
+				varBytes += len(s.Target) + 1 + sizeA - 2
+				if len(z.aaaa) > 0 {
+					varBytes += len(s.Target) + 1 + sizeAAAA - 2
+				}
+			}
 		}
 	}
 	for _, v := range t.PTR {
@@ -121,45 +143,24 @@ func compile(t *records.Table, o *compileOpts) *zone {
 			varBytes += 2 + 10 + len(s) + 1
 		}
 	}
-	z.arena = make([]byte, 0, nA*sizeA+nAAAA*sizeAAAA+varBytes)
+	z.arena = make([]byte, 0, varBytes)
 	z.offs = make([]uint32, 0, nVar)
-	names := len(t.A) + len(t.SRV) + len(t.PTR) + 1
-	z.names = make(map[string]uint32, names+names/8)
-	z.nodes = make([]node, 0, names+names/8)
+	z.vars = make(map[string]uint32, len(t.SRV)+len(t.PTR))
 	z.more = make([]moreSets, 0, len(t.SRV)+len(t.PTR))
+	getMore := func(name string) *moreSets {
+		i, ok := z.vars[name]
+		if !ok {
+			i = uint32(len(z.more))
+			z.vars[name] = i
+			z.more = append(z.more, moreSets{})
+		}
+		return &z.more[i]
+	}
 
-	ttl := o.ttl
-	for name, addrs := range t.A {
-		start := len(z.arena)
-		for _, a := range addrs {
-			a = a.Unmap()
-			if !a.Is4() {
-				continue
-			}
-			b := a.As4()
-			z.arena = appendRR(append(z.arena, 0xC0, 0x0C), typeA, ttl, b[:])
-		}
-		if len(z.arena) > start {
-			z.get(name).a = fixedSet{uint32(start), uint32(len(z.arena) - start)}
-		}
-	}
-	for name, addrs := range t.AAAA {
-		start := len(z.arena)
-		for _, a := range addrs {
-			if !a.Is6() {
-				continue
-			}
-			b := a.As16()
-			z.arena = appendRR(append(z.arena, 0xC0, 0x0C), typeAAAA, ttl, b[:])
-		}
-		if len(z.arena) > start {
-			z.get(name).aaaa = fixedSet{uint32(start), uint32(len(z.arena) - start)}
-		}
-	}
-	var seen []string
-	var seenMap map[string]struct{}
+	var targets [][2]uint32 // wire target of each SRV record in the arena
 	for name, srvs := range t.SRV {
 		start, idx := len(z.arena), len(z.offs)
+		targets = targets[:0]
 		for _, s := range srvs {
 			rr := len(z.arena)
 			z.arena = appendRR(append(z.arena, 0xC0, 0x0C), typeSRV, ttl, nil)
@@ -168,10 +169,12 @@ func compile(t *records.Table, o *compileOpts) *zone {
 			var ok bool
 			if z.arena, ok = appendWireName(z.arena, s.Target); !ok {
 				z.arena = z.arena[:rr]
+				targets = append(targets, [2]uint32{})
 				continue
 			}
 			binary.BigEndian.PutUint16(z.arena[rr+10:], uint16(len(z.arena)-rr-12))
 			z.offs = append(z.offs, uint32(rr-start))
+			targets = append(targets, [2]uint32{uint32(rr + 18), uint32(len(z.arena))})
 		}
 		if len(z.offs) == idx {
 			continue
@@ -182,38 +185,23 @@ func compile(t *records.Table, o *compileOpts) *zone {
 		xstart, xcnt := len(z.arena), 0
 		seen = seen[:0]
 		clear(seenMap)
-		for _, s := range srvs {
-			// Sets are small: a linear scan, a map only for large ones.
-			if len(srvs) <= 32 {
-				if contains(seen, s.Target) {
-					continue
-				}
-				seen = append(seen, s.Target)
-			} else {
-				if seenMap == nil {
-					seenMap = make(map[string]struct{})
-				}
-				if _, dup := seenMap[s.Target]; dup {
-					continue
-				}
-				seenMap[s.Target] = struct{}{}
+		for j, s := range srvs {
+			tw := targets[j]
+			if tw[1] == 0 || !distinct(srvs, s) {
+				continue
 			}
-			if a, ok := firstAddr(t.A[s.Target], true); ok {
-				if z.arena, ok = appendWireName(z.arena, s.Target); ok {
-					b := a.As4()
-					z.arena = appendRR(z.arena, typeA, ttl, b[:])
-					xcnt++
-				}
+			if as := z.a[s.Target]; len(as) > 0 {
+				b := as[0].As4()
+				z.arena = appendRR(append(z.arena, z.arena[tw[0]:tw[1]]...), typeA, ttl, b[:])
+				xcnt++
 			}
-			if a, ok := firstAddr(t.AAAA[s.Target], false); ok {
-				if z.arena, ok = appendWireName(z.arena, s.Target); ok {
-					b := a.As16()
-					z.arena = appendRR(z.arena, typeAAAA, ttl, b[:])
-					xcnt++
-				}
+			if as := z.aaaa[s.Target]; len(as) > 0 {
+				b := as[0].As16()
+				z.arena = appendRR(append(z.arena, z.arena[tw[0]:tw[1]]...), typeAAAA, ttl, b[:])
+				xcnt++
 			}
 		}
-		m := z.getMore(z.get(name))
+		m := getMore(name)
 		m.srv = srv
 		m.extra = varSet{off: uint32(xstart), n: uint32(len(z.arena) - xstart), cnt: uint32(xcnt)}
 	}
@@ -231,75 +219,125 @@ func compile(t *records.Table, o *compileOpts) *zone {
 			z.offs = append(z.offs, uint32(rr-start))
 		}
 		if len(z.offs) > idx {
-			z.getMore(z.get(name)).ptr = varSet{uint32(start), uint32(len(z.arena) - start), uint32(idx), uint32(len(z.offs) - idx)}
+			getMore(name).ptr = varSet{uint32(start), uint32(len(z.arena) - start), uint32(idx), uint32(len(z.offs) - idx)}
 		}
 	}
 
-	// Every name in the domain makes its ancestors up to the apex exist:
-	// "marathon.slave.mesos." is an empty non-terminal, NODATA rather than
-	// NXDOMAIN (RFC 8020: an NXDOMAIN would deny everything below it).
-	z.get(o.domain).flags |= nodeApex | nodeWalked
-	nreal := len(z.nodes)
-	for name, i := range z.names {
-		if int(i) >= nreal || !inDomain(name, o.domain) {
-			continue
+	// The size estimate counted every target's additional records; give
+	// back the unused tail rather than keep it for the zone's lifetime.
+	if cap(z.arena) > len(z.arena)+len(z.arena)/8 {
+		z.arena = append(make([]byte, 0, len(z.arena)), z.arena...)
+	}
+
+	// Empty non-terminals: walk up from every name to the apex, stopping at
+	// the first ancestor already known (siblings share their ancestors, so
+	// this is about one small-map lookup per name).
+	z.ents = map[string]struct{}{}
+	for _, m := range []map[string][]netip.Addr{z.a, z.aaaa} {
+		for name := range m {
+			z.addAncestors(name)
 		}
-		for p := name; ; {
-			nd := z.get(p)
-			if nd.flags&nodeWalked != 0 {
-				break
-			}
-			nd.flags |= nodeWalked
-			p = p[strings.IndexByte(p, '.')+1:]
-		}
+	}
+	for name := range t.SRV {
+		z.addAncestors(name)
 	}
 
 	// SOA and NS.
 	var rd []byte
 	rd, _ = appendWireName(rd, o.mname)
 	rd, _ = appendWireName(rd, o.rname)
-	serial := t.Serial
 	// RFC 2308 §4: minimum is the negative-caching TTL; Mesos-DNS uses ttl.
-	for _, v := range []uint32{serial, o.refresh, o.retry, o.expire, ttl} {
+	for _, v := range []uint32{t.Serial, o.refresh, o.retry, o.expire, ttl} {
 		rd = binary.BigEndian.AppendUint32(rd, v)
 	}
 	z.soaBody = appendRR(nil, typeSOA, ttl, rd)
 	z.apexSOA = append([]byte{0xC0, 0x0C}, z.soaBody...)
 	ns, _ := appendWireName(nil, o.mname)
 	z.apexNS = appendRR([]byte{0xC0, 0x0C}, typeNS, ttl, ns)
-	mname := strings.ToLower(o.mname)
-	for _, a := range t.A[mname] {
-		if a = a.Unmap(); a.Is4() {
-			b := a.As4()
-			z.nsExtra = appendRR(append(z.nsExtra, ns...), typeA, ttl, b[:])
-			z.nsExtraCnt++
-		}
+	for _, a := range z.a[o.mname] {
+		b := a.As4()
+		z.nsExtra = appendRR(append(z.nsExtra, ns...), typeA, ttl, b[:])
+		z.nsExtraCnt++
 	}
-	for _, a := range t.AAAA[mname] {
-		if a.Is6() {
-			b := a.As16()
-			z.nsExtra = appendRR(append(z.nsExtra, ns...), typeAAAA, ttl, b[:])
-			z.nsExtraCnt++
-		}
+	for _, a := range z.aaaa[o.mname] {
+		b := a.As16()
+		z.nsExtra = appendRR(append(z.nsExtra, ns...), typeAAAA, ttl, b[:])
+		z.nsExtraCnt++
 	}
 	return z
 }
 
-func (z *zone) get(name string) *node {
-	if i, ok := z.names[name]; ok {
-		return &z.nodes[i]
+func (z *zone) addAncestors(name string) {
+	if !inDomain(name, z.domain) {
+		return
 	}
-	z.names[name] = uint32(len(z.nodes))
-	z.nodes = append(z.nodes, node{})
-	return &z.nodes[len(z.nodes)-1]
+	for p := name; ; {
+		p = p[strings.IndexByte(p, '.')+1:]
+		if len(p) <= len(z.domain) {
+			return
+		}
+		if _, ok := z.ents[p]; ok {
+			return
+		}
+		z.ents[p] = struct{}{}
+	}
 }
 
-func (z *zone) getMore(nd *node) *moreSets {
-	if nd.more == 0 {
-		z.more = append(z.more, moreSets{})
-		nd.more = uint32(len(z.more))
+// exists reports whether key (a lower-case FQDN in the domain) is the apex,
+// has records, or is an empty non-terminal.
+func (z *zone) exists(key []byte) bool {
+	if string(key) == z.domain || len(z.a[string(key)]) > 0 || len(z.aaaa[string(key)]) > 0 {
+		return true
 	}
-	return &z.more[nd.more-1]
+	if i, ok := z.vars[string(key)]; ok && z.more[i].srv.cnt > 0 {
+		return true
+	}
+	_, ok := z.ents[string(key)]
+	return ok
+}
+
+// cleanAddrs returns m itself when every list holds only addresses of the
+// wanted family (the records.Table contract), else a copy without the
+// strays (IPv4-mapped IPv6 addresses count as IPv4), so that the serving
+// path never has to check.
+func cleanAddrs(m map[string][]netip.Addr, v4 bool) map[string][]netip.Addr {
+	ok := func(a netip.Addr) bool { return a.Is4() == v4 && a.IsValid() && (v4 || !a.Is4In6()) }
+	clean := true
+	for _, as := range m {
+		for _, a := range as {
+			if !ok(a) {
+				clean = false
+				break
+			}
+		}
+	}
+	if clean {
+		return m
+	}
+	out := make(map[string][]netip.Addr, len(m))
+	for name, as := range m {
+		var keep []netip.Addr
+		for _, a := range as {
+			if v4 && a.Is4In6() {
+				a = a.Unmap()
+			}
+			if ok(a) {
+				keep = append(keep, a)
+			}
+		}
+		if len(keep) > 0 {
+			out[name] = keep
+		}
+	}
+	return out
+}
+
+// rrHeader is the header of a record owned by the question: pointer, type,
+// class IN, TTL, rdlength.
+func rrHeader(typ uint16, ttl uint32, rdlen int) (h [12]byte) {
+	copy(h[:], appendRR([]byte{0xC0, 0x0C}, typ, ttl, nil))
+	binary.BigEndian.PutUint16(h[10:], uint16(rdlen))
+	return h
 }
 
 // inDomain reports whether name equals domain or is below it (both
@@ -316,20 +354,6 @@ func contains(s []string, v string) bool {
 		}
 	}
 	return false
-}
-
-// firstAddr returns the first IPv4 (v4) or IPv6 address of v.
-func firstAddr(v []netip.Addr, v4 bool) (netip.Addr, bool) {
-	for _, a := range v {
-		if v4 {
-			if a = a.Unmap(); a.Is4() {
-				return a, true
-			}
-		} else if a.Is6() {
-			return a, true
-		}
-	}
-	return netip.Addr{}, false
 }
 
 // appendRR appends type, class IN, TTL, rdlength and rdata; the caller has

@@ -271,7 +271,7 @@ func (s *Server) Swap(t *records.Table) {
 	start := time.Now()
 	z := compile(t, &s.copts)
 	s.zone.Store(z)
-	s.log.Debug("dns table swapped", "names", len(z.names), "bytes", len(z.arena), "took", time.Since(start))
+	s.log.Debug("dns table swapped", "srv_ptr_names", len(z.vars), "bytes", len(z.arena), "took", time.Since(start))
 }
 
 // Ready reports whether a table has been swapped in.

@@ -7,13 +7,13 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/signpost-dns/signpost/internal/sim/simserver"
+	"github.com/signpost-dns/signpost/internal/testutil/leakcheck"
 )
 
 // wait bounds every wait in these tests. It is generous on purpose: the
@@ -24,20 +24,9 @@ const wait = 15 * time.Second
 // later cleanup: the poller's, the simulator's), waits for it to come back.
 func leakCheck(t *testing.T) {
 	t.Helper()
-	before := runtime.NumGoroutine()
-	t.Cleanup(func() {
-		http.DefaultClient.CloseIdleConnections()
-		deadline := time.Now().Add(wait)
-		for runtime.NumGoroutine() > before {
-			if time.Now().After(deadline) {
-				buf := make([]byte, 1<<20)
-				buf = buf[:runtime.Stack(buf, true)]
-				t.Errorf("goroutines: %d before, %d after\n%s", before, runtime.NumGoroutine(), buf)
-				return
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	})
+	leakcheck.Verify(t)
+	// Registered after Verify, so it runs before Verify's wait.
+	t.Cleanup(http.DefaultClient.CloseIdleConnections)
 }
 
 // startSim starts a simulated cluster of n masters (master 0 leads).

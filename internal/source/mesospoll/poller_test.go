@@ -7,13 +7,13 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/signpost-dns/signpost/internal/sim/faults"
+	"github.com/signpost-dns/signpost/internal/testutil/leakcheck"
 )
 
 // TestFollowsRedirectToLeader starts on master 1, a Mesos 1.x non-leader:
@@ -436,17 +436,11 @@ func closedAddr(t *testing.T) string {
 // ran and stopped leaves the goroutine count where it was.
 func TestGoroutinesAfterRun(t *testing.T) {
 	s := startSim(t, 3)
-	before := runtime.NumGoroutine()
+	check := leakcheck.Check(t)
 	p := run(t, Config{Masters: addrs(s), Refresh: time.Hour})
 	p.next(t)
 	p.stop(t)
-	deadline := time.Now().Add(wait)
-	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
-	if n := runtime.NumGoroutine(); n > before {
-		t.Errorf("goroutines: %d before Run, %d after", before, n)
-	}
+	check()
 }
 
 // TestSkippedPassedOn: entries the decoder leaves out are reported in the
