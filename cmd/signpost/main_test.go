@@ -100,7 +100,7 @@ func TestDemoOnce(t *testing.T) {
 	if strings.Contains(out, "unreachable") || strings.Contains(out, "no greeting") {
 		t.Errorf("a demo task did not answer:\n%s", out)
 	}
-	for _, want := range []string{"/web", "/shop/api", "/shop/cache", "200 {", "tcp greets with shop_cache.", "Try:", "_web._tcp.marathon.mesos.", "leader.mesos.               A    127.0.0.1"} {
+	for _, want := range []string{"/web", "/shop/api", "/shop/cache", "200 {", "tcp greets with shop_cache.", "Try:", "_web._tcp.marathon.mesos.", "leader.mesos.", "A    127.0.0.1\n", "SRV  web-"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out)
 		}
