@@ -20,6 +20,10 @@ func TestBadInputExitsTwoWithOneLine(t *testing.T) {
 	dir := t.TempDir()
 	notJSON := filepath.Join(dir, "bad.json")
 	os.WriteFile(notJSON, []byte("{not json"), 0o644)
+	badDNS := filepath.Join(dir, "dns-bad.json")
+	os.WriteFile(badDNS, []byte(`{"masters":["127.0.0.1:5050"],"port":"53"}`), 0o644)
+	badSources := filepath.Join(dir, "dns-sources.json")
+	os.WriteFile(badSources, []byte(`{"masters":["127.0.0.1:5050"],"IPSources":["netinfo","dns"]}`), 0o644)
 	neither := filepath.Join(dir, "neither.json")
 	os.WriteFile(neither, []byte(`{"hello":1}`), 0o644)
 	cases := []struct {
@@ -40,6 +44,8 @@ func TestBadInputExitsTwoWithOneLine(t *testing.T) {
 		{[]string{"sim", "-log-level", "loud"}, `-log-level: "loud"`},
 		{[]string{"sim", "extra"}, `unexpected argument "extra"`},
 		{[]string{"dns", "-config", "/nonexistent.json"}, "-config:"},
+		{[]string{"dns", "-config", badDNS}, `config key "port"`},
+		{[]string{"dns", "-config", badSources}, `config key "IPSources"`},
 		{[]string{"lb"}, "not available yet"},
 	}
 	for _, c := range cases {

@@ -797,4 +797,3 @@ func checkTable(t testing.TB, st *cluster.MesosState, tb *Table) {
 		}
 	}
 }
-

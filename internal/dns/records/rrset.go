@@ -142,13 +142,16 @@ func (r *rrset[V]) len() int {
 	return n
 }
 
-// addFreshSRV is addAt for a value whose target string was made by the
-// current task context and never used before it: only the values this
+// addFreshSRV is addAtHint for a value whose target string was made by
+// the current task context and never used before it: only the values this
 // context appended, which are at the end of the list and share the target's
-// bytes, can equal v. It spares scanning (or hashing into) a list that has
-// one value per task of the app.
+// bytes, can equal v. It spares comparing v with one value per task of the
+// app. A name with an index (many values) uses the index instead.
 func addFreshSRV(r *rrset[SRV], i int32, v SRV, hint int) bool {
 	e := &r.entries[i]
+	if len(e.vals) == 0 || e.set != nil {
+		return r.addAtHint(i, v, hint)
+	}
 	p := unsafe.StringData(v.Target)
 	for j := len(e.vals) - 1; j >= 0; j-- {
 		x := e.vals[j]
@@ -159,13 +162,8 @@ func addFreshSRV(r *rrset[SRV], i int32, v SRV, hint int) bool {
 			return false
 		}
 	}
-	if len(e.vals) == 0 {
-		return r.addAtHint(i, v, hint)
-	}
 	e.vals = append(e.vals, v)
-	if e.set != nil {
-		e.set[v] = struct{}{}
-	} else if len(e.vals) > setThreshold {
+	if len(e.vals) > setThreshold {
 		e.set = make(map[SRV]struct{}, 2*len(e.vals))
 		for _, x := range e.vals {
 			e.set[x] = struct{}{}
