@@ -267,16 +267,28 @@ def ticks(path):
             t[f[0]] = [sum(v) - v[3] - v[4], sum(v)]  # busy, all
     json.dump(t, open(path, "w"))
 
-def foreign(t0, t1, exclude, secs):
-    """CPU used between two ticks snapshots by processes alive in both,
-    except the excluded pids, in % of one core; then how busy cores 0 and
-    1 were, in %."""
+def foreign(t0, t1, server, secs, out):
+    """From two ticks snapshots around a dnsperf run and its output: qps,
+    lost %, CPU used meanwhile by processes alive in both other than the
+    server (in % of one core), how busy cores 0 and 1 were (%), and the
+    server's CPU time per completed query (us)."""
     import os
     a, b = json.load(open(t0)), json.load(open(t1))
-    ex = set(exclude.split(",")) | {"cpu0", "cpu1"}
-    d = sum(b[p] - a[p] for p in a if p in b and p not in ex)
+    hz = os.sysconf("SC_CLK_TCK")
+    d = sum(b[p] - a[p] for p in a if p in b and p not in (server, "cpu0", "cpu1"))
     busy = [100 * (b[c][0] - a[c][0]) / max(1, b[c][1] - a[c][1]) for c in ("cpu0", "cpu1")]
-    print(round(100 * d / os.sysconf("SC_CLK_TCK") / float(secs)), round(busy[0]), round(busy[1]))
+    qps = lost = done = 0
+    for line in open(out, errors="replace"):
+        f = line.split()
+        if line.startswith("  Queries per second:"):
+            qps = float(f[3])
+        elif line.startswith("  Queries lost:"):
+            lost = float(f[3].strip("()%"))
+        elif line.startswith("  Queries completed:"):
+            done = int(f[2])
+    cpu = (b.get(server, 0) - a.get(server, 0)) / hz
+    us = f"{1e6 * cpu / done:.2f}" if done else "n/a"
+    print(f"{qps:.0f} {lost:g} {100 * d / hz / float(secs):.0f} {busy[0]:.0f} {busy[1]:.0f} {us}")
 
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
@@ -304,23 +316,23 @@ for c in $cases; do
 done
 
 # runperf NAME PORT FILE SERVER_PID EXTRA...: one dnsperf run pinned to
-# core 1; prints "qps lost% foreign% core0% core1%". foreign: CPU used
-# meanwhile by processes other than the server under test and dnsperf, in %
-# of one core: interference (the simulator or Signpost refreshing, other
-# jobs on the machine). coreN: how busy each core was; the server's core
-# at 100% and dnsperf's below says the server is the bottleneck.
+# core 1; prints "qps lost% foreign% core0% core1% us/query". foreign: CPU
+# used meanwhile by processes other than the server under test and dnsperf,
+# in % of one core: interference (the simulator or Signpost refreshing,
+# other jobs on the machine). coreN: how busy each core was; the server's
+# core at 100% and dnsperf's below says the server is the bottleneck.
+# us/query: the server's CPU time (user + system) per completed query,
+# which interference on the other core does not move.
 runperf() {
   local name=$1 port=$2 file=$3 server_pid=$4
   shift 4
-  local out=$work/$name.out qps lost
+  local out=$work/$name.out w0 w1
   helper ticks "$work/t0"
-  local w0=$EPOCHREALTIME
+  w0=$EPOCHREALTIME
   taskset -c 1 dnsperf -s 127.0.0.1 -p "$port" -d "$file" -l "$secs" $perfopts "$@" >"$out" 2>&1 || true
-  local w1=$EPOCHREALTIME
+  w1=$EPOCHREALTIME
   helper ticks "$work/t1"
-  qps=$(awk '/Queries per second:/ {printf "%.0f", $4}' "$out")
-  lost=$(awk '/Queries lost:/ {gsub(/[()%]/, "", $4); print $4}' "$out")
-  echo "${qps:-0} ${lost:-?} $(helper foreign "$work/t0" "$work/t1" "$server_pid" "$(awk -v a="$w0" -v b="$w1" 'BEGIN {print b - a}')")"
+  helper foreign "$work/t0" "$work/t1" "$server_pid" "$(awk -v a="$w0" -v b="$w1" 'BEGIN {print b - a}')" "$out"
 }
 
 best() { sort -n | tail -1; }
@@ -355,7 +367,7 @@ for c in $cases; do
           ;;
       esac
       echo "$res" >>"$work/$c.$who"
-      log "$c round $r $who: $(echo "$res" | awk '{printf "%s qps, lost %s%%, other processes %s%% of a core, core 0 %s%% busy, core 1 %s%%", $1, $2, $3, $4, $5}')"
+      log "$c round $r $who: $(echo "$res" | awk '{printf "%s qps, lost %s%%, other processes %s%% of a core, core 0 %s%% busy, core 1 %s%%, server %s us CPU/query", $1, $2, $3, $4, $5, $6}')"
     done
   done
   sp=$(cut -d' ' -f1 "$work/$c.sp" | best)

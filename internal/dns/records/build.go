@@ -338,8 +338,8 @@ func (b *builder) hostAddrs(host string) ([]netip.Addr, error) {
 	} else {
 		ips, err := b.resolve(host)
 		for _, ip := range ips {
-			if ip = ip.Unmap(); ip.IsValid() && !slices.Contains(r.ips, ip) {
-				r.ips = append(r.ips, ip.WithZone(""))
+			if ip = ip.Unmap().WithZone(""); ip.IsValid() && !slices.Contains(r.ips, ip) {
+				r.ips = append(r.ips, ip)
 			}
 		}
 		switch {

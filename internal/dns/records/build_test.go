@@ -665,12 +665,12 @@ func TestTableSorted(t *testing.T) {
 }
 
 // TestBuildEmpty: an empty or nil state is not an error, only a table with
-// what configuration alone gives.
+// what configuration alone gives (and a warning that there is no leader).
 func TestBuildEmpty(t *testing.T) {
 	cfg := Config{NSAddrs: []netip.Addr{netip.MustParseAddr("::1")}, Masters: []string{"10.0.0.1:5050"}}
 	for _, st := range []*cluster.MesosState{nil, {}} {
 		tb, warns := Build(st, cfg)
-		if len(warns) != 1 { // no leader
+		if len(warns) != 1 {
 			t.Errorf("warnings %v", warns)
 		}
 		if got := addrStrings(tb, "ns1.mesos."); !slices.Equal(got, []string{"::1"}) {
@@ -679,9 +679,69 @@ func TestBuildEmpty(t *testing.T) {
 		if got := addrStrings(tb, "master0.mesos."); !slices.Equal(got, []string{"10.0.0.1"}) {
 			t.Errorf("master0.mesos. = %v", got)
 		}
-		if tb.Domain != "mesos." || tb.Frameworks == nil && st != nil && len(st.Frameworks) > 0 {
+		if tb.Domain != "mesos." || len(tb.Frameworks) != 0 || len(tb.SRV) != 0 {
 			t.Errorf("table %+v", tb)
 		}
+	}
+}
+
+// TestDuplicates: what the same task or two tasks insert twice is one
+// record, listed once in enumerate: a DiscoveryInfo name that is already a
+// valid label (both passes make the same names), a port listed twice, two
+// tasks with the same id on agents with the same id tail.
+func TestDuplicates(t *testing.T) {
+	st := baseState(marathon(
+		runningTask("web.1", "x", "a-S0", withDiscovery("web", cluster.DiscoveryPort{Number: 80, Protocol: "tcp", Name: "http"},
+			cluster.DiscoveryPort{Number: 80, Protocol: "tcp", Name: "http"})),
+		runningTask("dup.1", "dup", "a-S1", withPorts(cluster.PortRange{Begin: 31000, End: 31001}, cluster.PortRange{Begin: 31001, End: 31001})),
+		runningTask("dup.1", "dup", "a-S1", withPorts(cluster.PortRange{Begin: 31000, End: 31000}), withNetInfo("10.2.0.9")),
+	))
+	st.Agents = append(st.Agents, agentAt("b-S1", "10.1.0.3"))
+	st.Frameworks[0].Tasks = append(st.Frameworks[0].Tasks, runningTask("dup.1", "dup", "b-S1"))
+	tb, _ := Build(st, baseConfig())
+	checkTable(t, st, tb)
+	canon := "web-" + HashID("web.1") + "-s0.marathon.mesos."
+	for name, want := range map[string][]string{
+		"_web._tcp.marathon.mesos.":       {canon + ":80"},
+		"_http._web._tcp.marathon.mesos.": {canon + ":80"},
+	} {
+		if got := srvStrings(tb, name); !slices.Equal(got, want) {
+			t.Errorf("%s = %v, want %v", name, got, want)
+		}
+	}
+	dup := "dup-" + HashID("dup.1") + "-s1.marathon.slave.mesos."
+	if got := srvStrings(tb, "_dup._tcp.marathon.mesos."); !slices.Equal(got, []string{dup + ":31000", dup + ":31001"}) {
+		t.Errorf("_dup._tcp = %v", got)
+	}
+	if got := addrStrings(tb, dup); !slices.Equal(got, []string{"10.1.0.2", "10.1.0.3"}) {
+		t.Errorf("%s = %v", dup, got)
+	}
+	tasks := tb.Frameworks[0].Tasks
+	if len(tasks) != 4 || len(tasks[0].Records) != 6 || len(tasks[2].Records) != 2 {
+		t.Errorf("enumerate: %+v", tasks)
+	}
+}
+
+// TestLargeApp: names with hundreds of values (past the point where a name
+// gets an index) keep set semantics and first-inserter listing.
+func TestLargeApp(t *testing.T) {
+	var tasks []cluster.Task
+	for i := range 300 {
+		agent := []string{"a-S0", "a-S1"}[i%2]
+		tasks = append(tasks, runningTask("big."+strconv.Itoa(i), "big", agent, withPorts(cluster.PortRange{Begin: 31000, End: 31002})))
+	}
+	tasks = append(tasks, tasks[7]) // the same task listed twice
+	st := baseState(marathon(tasks...))
+	tb, _ := Build(st, baseConfig())
+	checkTable(t, st, tb)
+	if n := len(tb.SRV["_big._tcp.marathon.mesos."]); n != 900 {
+		t.Errorf("_big._tcp has %d values, want 900", n)
+	}
+	if got := addrStrings(tb, "big.marathon.mesos."); !slices.Equal(got, []string{"10.1.0.1", "10.1.0.2"}) {
+		t.Errorf("big.marathon.mesos. = %v", got)
+	}
+	if last := tb.Frameworks[0].Tasks[300]; len(last.Records) != 0 {
+		t.Errorf("repeated task lists %d records", len(last.Records))
 	}
 }
 

@@ -36,7 +36,7 @@ type entry[V comparable] struct {
 // count of a typical app's shared names (20 instances × 2 ports).
 const setThreshold = 64
 
-// init sizes the set for about names names and values first values.
+// init sizes the set for about names names.
 func (r *rrset[V]) init(names int) {
 	r.index = make(map[string]int32, names)
 	r.names = make([]string, 0, names)

@@ -12,10 +12,15 @@ import (
 // snapshot. Servers swap whole tables; nothing ever modifies one after Build
 // returns it.
 //
-// Every name is a lower-case FQDN with a trailing dot ("web.marathon.mesos.").
-// Value lists are deduplicated (Mesos-DNS keeps sets) and sorted, so that a
-// table is a deterministic function of its input; servers rotate answers
-// per query themselves.
+// Every name is a lower-case FQDN with a trailing dot ("web.marathon.mesos."),
+// with one exception kept from Mesos-DNS: the legacy records under a task's
+// raw DiscoveryInfo name use that name verbatim, so one with upper case or
+// other odd bytes is stored as is and, queries being lower-cased, cannot be
+// reached (it still shows in AXFR and enumerate output, as in Mesos-DNS).
+// Value lists are deduplicated (Mesos-DNS keeps sets) and sorted (addresses
+// in netip order, SRV by target then port, PTR by name), so that a table is
+// a deterministic function of its input; servers rotate answers per query
+// themselves. Build (in build.go) makes tables.
 type Table struct {
 	// Domain is the zone apex, "mesos.".
 	Domain string

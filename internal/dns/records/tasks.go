@@ -88,9 +88,15 @@ func (b *builder) diPort(ns *nameSet, fc *fwCtx, dp *cluster.DiscoveryPort) []na
 			refs = append(refs, nameRef{b.strs.concat("_", pname, "._", ns.label, "._", p, fc.tail), -1})
 		}
 	}
-	ns.di = append(ns.di, diPortNames{dp.Name, dp.Protocol, refs})
+	if len(ns.di) < maxDIPortCache {
+		ns.di = append(ns.di, diPortNames{dp.Name, dp.Protocol, refs})
+	}
 	return refs
 }
+
+// maxDIPortCache bounds the linear cache of DiscoveryInfo port names: the
+// instances of an app normally share a handful of port specifications.
+const maxDIPortCache = 16
 
 // eligible reports whether a task gets records: TASK_RUNNING on a known
 // agent (§4.5) and, with the health filter, not reported unhealthy.

@@ -27,6 +27,15 @@ const (
 // is owned by a compression pointer to the question (0xC00C), so the same
 // bytes serve every spelling of the name (case, "*" labels) and echo it.
 //
+// Why not pre-encode A and AAAA too: that was measured first
+// (BenchmarkCompile100k, 100k names, 200k A, 20k SRV names with 100k
+// targets): 220-280 ms per Swap and 34 MB kept, against 70-110 ms and 15 MB
+// (the table itself is 21.5 MB) for this design, while a 20-record A answer
+// costs ~130 ns instead of ~90 ns and a 1-record one the same ~70 ns:
+// nothing next to the ~8-10 us of system calls per UDP query. Lazy
+// encoding with a cache would put synchronization on the serving path to
+// save the remaining SRV work, which is needed for answers anyway.
+//
 // A zone is immutable once built; servers swap whole zones atomically.
 type zone struct {
 	table  *records.Table

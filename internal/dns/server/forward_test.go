@@ -202,7 +202,7 @@ func TestForwardZones(t *testing.T) {
 	consul := startUpstream(t, answerA(2))
 	svc := startUpstream(t, answerA(3))
 	s := forwardServer(t, []string{def.addr}, map[string][]string{
-		"consul":           {consul.addr},
+		"consul":          {consul.addr},
 		"Service.Consul.": {svc.addr},
 	})
 	for name, n := range map[string]int{

@@ -361,3 +361,43 @@ func TestReusePortSpreads(t *testing.T) {
 		t.Fatal(conns[0].LocalAddr())
 	}
 }
+
+// TestListenFamilies: the batched UDP path works on IPv4, IPv6 and
+// wildcard (dual-stack) sockets.
+func TestListenFamilies(t *testing.T) {
+	s := testServer(t, nil)
+	for _, host := range []string{"127.0.0.1", "0.0.0.0", "::1", "::"} {
+		t.Run(host, func(t *testing.T) {
+			ln, err := net.ListenPacket("udp", net.JoinHostPort(host, "0"))
+			if err != nil {
+				t.Skipf("no %s: %v", host, err)
+			}
+			_, port, _ := net.SplitHostPort(ln.LocalAddr().String())
+			ln.Close()
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error)
+			go func() { done <- s.ListenAndServe(ctx, net.JoinHostPort(host, port)) }()
+			defer func() { cancel(); <-done }()
+			dsts := []string{"127.0.0.1"}
+			switch host {
+			case "::1":
+				dsts = []string{"::1"}
+			case "::":
+				dsts = []string{"::1", "127.0.0.1"} // dual-stack: v4-mapped peers
+			}
+			for _, dst := range dsts {
+				c := &dns.Client{Timeout: 300 * time.Millisecond}
+				var r *dns.Msg
+				for i := 0; i < 50; i++ {
+					if r, _, err = c.Exchange(q("web.marathon.mesos", dns.TypeA), net.JoinHostPort(dst, port)); err == nil {
+						break
+					}
+					time.Sleep(10 * time.Millisecond)
+				}
+				if err != nil || len(r.Answer) != 3 {
+					t.Fatalf("to %s: %v %v", dst, r, err)
+				}
+			}
+		})
+	}
+}

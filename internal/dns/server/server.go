@@ -2,12 +2,18 @@
 // Mesos-DNS's, authoritative for the Mesos domain and forwarding everything
 // else, with deliberate RFC fixes where Mesos-DNS is non-compliant.
 //
-// The serving path does not use a general DNS library. A records.Table is
-// compiled once per swap into pre-encoded wire bytes (see compile), and a
-// query is answered by parsing its header and question by hand, one map
-// lookup, and copying bytes (see Answer): no message objects, no name
-// compression work, no allocation. miekg/dns is used only on slow paths
+// The serving path does not use a general DNS library: system calls, not
+// answering, are what a UDP DNS server spends its time on, and a message
+// library's per-query objects cost more than the answer itself. Swap
+// prepares a records.Table once (SRV and PTR sets pre-encoded in wire form,
+// empty non-terminals found; see compile), and Answer parses the header and
+// question by hand, does one map lookup and copies bytes: no message
+// objects, no name compression work, no allocation. UDP is read and written
+// in batches (recvmmsg/sendmmsg). miekg/dns is used only on a slow path
 // (trimming an oversized upstream reply) and in tests.
+//
+// Forwarded queries run in their own goroutines, at most MaxForwarding at
+// a time, so a slow or dead upstream never delays authoritative answers.
 //
 // Behaviour differences from Mesos-DNS, all deliberate (RFC 1034/2181/2308/
 // 6891/8020 compliance) and covered by tests:
@@ -276,6 +282,14 @@ func (s *Server) Swap(t *records.Table) {
 
 // Ready reports whether a table has been swapped in.
 func (s *Server) Ready() bool { return s.zone.Load() != nil }
+
+// Table returns the table being served, nil before the first Swap.
+func (s *Server) Table() *records.Table {
+	if z := s.zone.Load(); z != nil {
+		return z.table
+	}
+	return nil
+}
 
 // matchUpstreams returns the group serving key (a lower-case FQDN), or -1.
 func (s *Server) matchUpstreams(key []byte) int {
