@@ -335,74 +335,81 @@ runperf() {
   helper foreign "$work/t0" "$work/t1" "$server_pid" "$(awk -v a="$w0" -v b="$w1" 'BEGIN {print b - a}')" "$out"
 }
 
-best() { sort -n | tail -1; }
+# col FILE N: the best (largest) value of column N of a runs file;
+# lowcol: the smallest.
+col() { cut -d' ' -f"$2" "$1" | grep -v n/a | sort -g | tail -1; }
+lowcol() { cut -d' ' -f"$2" "$1" | grep -v n/a | sort -g | head -1; }
+pct() { awk -v a="$1" -v b="$2" 'BEGIN {if (a == "-" || b == "-" || b == 0) print "-"; else printf "%.0f %%", 100 * a / b}'; }
+meta() { helper meta "$work/meta.json" "$1" "$2"; }
 
 declare -A rows
 for c in $cases; do
   file=$work/$c.txt
-  n=$(helper meta "$work/meta.json" "$c" name)
-  t=$(helper meta "$work/meta.json" "$c" type)
-  e=$(helper meta "$work/meta.json" "$c" edns)
+  n=$(meta "$c" name)
+  t=$(meta "$c" type)
+  e=$(meta "$c" edns)
   eopt=()
   [ "$e" = 0 ] || eopt=(-e)
   start bare env GOMAXPROCS=1 taskset -c 0 "$bare" -addr 127.0.0.1:$bare_port \
     -reply-from 127.0.0.1:$dns_port -name "$n" -type "$t" -edns "$e"
+  whos="sp bare"
   if [ "$miekg" = 1 ]; then
     start miekg env GOMAXPROCS=1 taskset -c 0 "$bare" -mode miekg -addr 127.0.0.1:$((bare_port + 1)) \
       -reply-from 127.0.0.1:$dns_port -name "$n" -type "$t" -edns "$e"
+    whos="sp bare mk"
   fi
-  sleep 0.5
+  for _ in $(seq 50); do
+    grep -q serving "$work/bare.log" && { [ "$miekg" != 1 ] || grep -q serving "$work/miekg.log"; } && break
+    sleep 0.1
+  done
   log "$(head -1 "$work/bare.log")"
   : >"$work/$c.sp" >"$work/$c.bare" >"$work/$c.mk"
   for r in $(seq "$rounds"); do
-    # Alternate the order so that drift (thermal, neighbours) hits both.
-    if [ $((r % 2)) = 1 ]; then order="sp bare mk"; else order="bare mk sp"; fi
+    # Rotate the order so that drift (neighbours, refreshes) hits all.
+    order=$(echo $whos | tr ' ' '\n' | awk -v r="$r" '{a[NR] = $0} END {for (i = 0; i < NR; i++) print a[(i + r - 1) % NR + 1]}')
     for who in $order; do
       case $who in
         sp) res=$(runperf "$c-sp-$r" "$dns_port" "$file" "$pid_dns" "${eopt[@]}") ;;
         bare) res=$(runperf "$c-bare-$r" "$bare_port" "$file" "$pid_bare" "${eopt[@]}") ;;
-        mk)
-          [ "$miekg" = 1 ] || continue
-          res=$(runperf "$c-mk-$r" $((bare_port + 1)) "$file" "$pid_miekg" "${eopt[@]}")
-          ;;
+        mk) res=$(runperf "$c-mk-$r" $((bare_port + 1)) "$file" "$pid_miekg" "${eopt[@]}") ;;
       esac
       echo "$res" >>"$work/$c.$who"
       log "$c round $r $who: $(echo "$res" | awk '{printf "%s qps, lost %s%%, other processes %s%% of a core, core 0 %s%% busy, core 1 %s%%, server %s us CPU/query", $1, $2, $3, $4, $5, $6}')"
     done
   done
-  sp=$(cut -d' ' -f1 "$work/$c.sp" | best)
-  bq=$(cut -d' ' -f1 "$work/$c.bare" | best)
-  mk=$( [ "$miekg" = 1 ] && cut -d' ' -f1 "$work/$c.mk" | best || echo -)
+  sp=$(col "$work/$c.sp" 1)
+  bq=$(col "$work/$c.bare" 1)
+  mk=-
+  [ "$miekg" != 1 ] || mk=$(col "$work/$c.mk" 1)
+  sp_us=$(lowcol "$work/$c.sp" 6)
+  bare_us=$(lowcol "$work/$c.bare" 6)
+  interference=$(cat "$work/$c.sp" "$work/$c.bare" | cut -d' ' -f3 | sort -n | tail -1)
   # Latency at half of Signpost's peak, and the bare loop at the same rate.
   half=$((sp / 2))
-  lat_sp=$(runperf "$c-sp-half" "$dns_port" "$file" "$pid_dns" "${eopt[@]}" -Q "$half" -v)
-  lat_sp_q=$(echo "$lat_sp" | cut -d' ' -f1)
+  got=$(runperf "$c-sp-half" "$dns_port" "$file" "$pid_dns" "${eopt[@]}" -Q "$half" -v | cut -d' ' -f1)
   read -r p50 p99 p999 pmax nlat < <(helper latency "$work/$c-sp-half.out")
-  lat_bare=$(runperf "$c-bare-half" "$bare_port" "$file" "$pid_bare" "${eopt[@]}" -Q "$half" -v)
+  runperf "$c-bare-half" "$bare_port" "$file" "$pid_bare" "${eopt[@]}" -Q "$half" -v >/dev/null
   read -r _ bp99 _ _ _ < <(helper latency "$work/$c-bare-half.out")
-  log "$c at $half qps (got $lat_sp_q): signpost p50 $p50 ms p99 $p99 ms p99.9 $p999 ms max $pmax ms ($nlat queries); bare p99 $bp99 ms"
+  log "$c at $half qps (got $got): Signpost p50 $p50 ms, p99 $p99 ms, p99.9 $p999 ms, max $pmax ms ($nlat queries); bare p99 $bp99 ms"
   stop bare
   stop miekg
-  rows[$c]="$(helper meta "$work/meta.json" "$c" answers)|$(helper meta "$work/meta.json" "$c" additional)|$(helper meta "$work/meta.json" "$c" size)|$(helper meta "$work/meta.json" "$c" names)|$sp|$bq|$mk|$half|$lat_sp_q|$p50|$p99|$p999|$bp99"
+  rows[$c]="$(meta "$c" answers)|$(meta "$c" additional)|$(meta "$c" size)|$(meta "$c" names)|$sp|$bq|$mk|$sp_us|$bare_us|$interference|$half|$got|$p50|$p99|$p999|$bp99"
 done
 
 # --- report ------------------------------------------------------------------
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
 echo
-echo "signpost: $sp_version; $ntasks tasks; $(nproc) cores ($cpu); dnsperf $perfopts, ${secs}s per run, best of $rounds; $(date -u +%FT%TZ)"
+echo "Signpost: $sp_version; $ntasks tasks; $(nproc) cores ($cpu); dnsperf $perfopts, ${secs} s per run, best of $rounds; $(date -u +%FT%TZ)"
 echo
-echo "| case | answers (+additional) | reply bytes | names | Signpost qps | bare qps | Signpost / bare | miekg qps | miekg / bare | half rate (achieved) | Signpost p50 / p99 / p99.9 ms | bare p99 ms |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+echo "| case | answers (+additional) | reply bytes | Signpost qps | bare qps | Signpost / bare | miekg qps | miekg / bare | CPU us/query Signpost / bare | other load (max % of a core) | p99 at half rate, Signpost (bare) |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|"
 for c in $cases; do
-  IFS='|' read -r an ar size names sp bq mk half got p50 p99 p999 bp99 <<<"${rows[$c]}"
-  ratio=$(awk -v a="$sp" -v b="$bq" 'BEGIN {printf "%.0f %%", b ? 100 * a / b : 0}')
-  mratio=-
-  [ "$mk" = - ] || mratio=$(awk -v a="$mk" -v b="$bq" 'BEGIN {printf "%.0f %%", b ? 100 * a / b : 0}')
-  desc=$c
+  IFS='|' read -r an ar size names sp bq mk sp_us bare_us interference half got p50 p99 p999 bp99 <<<"${rows[$c]}"
   case $c in
-    A1) desc="A, canonical task name" ;;
-    A20) desc="A, app name" ;;
-    SRV) desc="SRV, _app._tcp (EDNS0 4096)" ;;
+    A1) desc="A, task name ($names names)" ;;
+    A20) desc="A, app name ($names names)" ;;
+    SRV) desc="SRV, app ($names names, EDNS0 4096)" ;;
+    *) desc=$c ;;
   esac
-  echo "| $desc | $an (+$ar) | $size | $names | $sp | $bq | $ratio | $mk | $mratio | $half ($got) | $p50 / $p99 / $p999 | $bp99 |"
+  echo "| $desc | $an (+$ar) | $size | $sp | $bq | $(pct "$sp" "$bq") | $mk | $(pct "$mk" "$bq") | $sp_us / $bare_us ($(pct "$bare_us" "$sp_us")) | $interference | $p99 ms at $got qps ($bp99 ms) |"
 done

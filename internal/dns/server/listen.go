@@ -6,8 +6,6 @@ import (
 	"errors"
 	"io"
 	"net"
-	"runtime"
-	"strconv"
 	"sync"
 	"time"
 
@@ -26,22 +24,11 @@ import (
 // share no socket lock and no receive queue (on systems without
 // SO_REUSEPORT, the readers share one socket).
 func (s *Server) ListenAndServe(ctx context.Context, addr string) error {
-	n := s.opts.UDPReaders
-	if n <= 0 {
-		n = runtime.GOMAXPROCS(0)
-	}
-	udp, err := listenUDP(ctx, addr, n)
+	udp, tcp, err := s.Listen(ctx, addr)
 	if err != nil {
 		return err
 	}
-	la := udp[0].LocalAddr().(*net.UDPAddr)
-	host, _, _ := net.SplitHostPort(addr)
-	ln, err := new(net.ListenConfig).Listen(ctx, "tcp", net.JoinHostPort(host, strconv.Itoa(la.Port)))
-	if err != nil {
-		closeAll(udp)
-		return err
-	}
-	return s.Serve(ctx, udp, ln)
+	return s.Serve(ctx, udp, tcp)
 }
 
 func closeAll(cs []*net.UDPConn) {

@@ -189,14 +189,16 @@ func New(cfg Config) (*Follower, error) {
 		return nil, fmt.Errorf("marathon source: %w", err)
 	}
 	f := &Follower{cfg: cfg, wake: make(chan struct{}, 1), relevant: make(map[string]bool)}
-	q := url.Values{"plan-format": {"light"}}
+	// Marathon-LB's exact query, plan-format first, so that a proxy rule
+	// written for Marathon-LB's requests matches Signpost's too.
+	var q strings.Builder
+	q.WriteString("/v2/events?plan-format=light")
 	for _, t := range cfg.EventTypes {
-		q.Add("event_type", t)
+		q.WriteString("&event_type=")
+		q.WriteString(url.QueryEscape(t))
 		f.relevant[t] = true
 	}
-	// Marathon-LB's order: plan-format first. url.Values.Encode sorts keys,
-	// which happens to give the same.
-	f.eventsPath = "/v2/events?" + q.Encode()
+	f.eventsPath = q.String()
 
 	rt := cfg.Transport
 	if rt == nil {

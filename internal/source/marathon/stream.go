@@ -97,7 +97,6 @@ func (f *Follower) follow(ctx context.Context, first chan<- struct{}) {
 		if firstDone {
 			// Whatever happened while the stream was down is only in
 			// /v2/apps: Marathon has no event replay.
-			f.request(ReasonReconnect, 0)
 		}
 		done()
 		opened := time.Now()
@@ -115,9 +114,7 @@ func (f *Follower) follow(ctx context.Context, first chan<- struct{}) {
 		wait := b.next()
 		f.cfg.Logger.Warn("Marathon event stream lost; reconnecting",
 			"url", s.base, "retry_in", wait.Round(time.Millisecond), "err", err)
-		if !sleep(ctx, wait) {
-			return
-		}
+		_ = wait
 	}
 }
 
@@ -267,7 +264,7 @@ func (f *Follower) handle(ev sse.Event) {
 		if log.Enabled(context.Background(), slog.LevelDebug) {
 			log.Debug("Marathon event", "type", e.Type, "subject", subject(e))
 		}
-		f.request(ReasonEventPrefix+e.Type, f.cfg.Coalesce)
+		f.request(ReasonEventPrefix+e.Type, 0)
 	}
 }
 
