@@ -73,10 +73,11 @@ const (
 //     accompanies it, so without it the deleted app would linger in the
 //     snapshot until the next resync.
 //   - instance_changed_event, instance_health_changed_event: the instance
-//     view of task state and health. Health from Mesos-side checks
-//     (MESOS_HTTP, MESOS_TCP) and pod instances are reported here; the
-//     duplicates they add to task events cost stream bytes, not refetches,
-//     because refetches are coalesced.
+//     view (Marathon ≥1.4) of the same changes, a second path kept so that
+//     a change Marathon reports only in instance terms (pod instances, and
+//     health decided by Mesos-side checks in some versions) is not missed.
+//     The duplicates cost stream bytes, not refetches, because refetches
+//     are coalesced.
 //   - deployment_success, deployment_failed: a deployment ended, so the
 //     state fetched after it is the settled one (a rolled-back deployment
 //     can end without a task event of its own).

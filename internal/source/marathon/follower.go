@@ -113,7 +113,8 @@ type Update struct {
 	// Fetched is when the document arrived (Config.Now).
 	Fetched time.Time
 	// Reason is why it was fetched: ReasonInitial, ReasonReconnect,
-	// ReasonSignal, ReasonPeriodic or ReasonEventPrefix+eventType. When
+	// ReasonSignal, ReasonPeriodic or ReasonEventPrefix+eventType
+	// ("event: malformed" for an undecodable event without a type). When
 	// several causes fell into one fetch, the most telling one is given:
 	// initial, then reconnect, then signal, then the first event.
 	Reason string

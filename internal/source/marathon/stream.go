@@ -97,6 +97,7 @@ func (f *Follower) follow(ctx context.Context, first chan<- struct{}) {
 		if firstDone {
 			// Whatever happened while the stream was down is only in
 			// /v2/apps: Marathon has no event replay.
+			f.request(ReasonReconnect, 0)
 		}
 		done()
 		opened := time.Now()
@@ -114,7 +115,9 @@ func (f *Follower) follow(ctx context.Context, first chan<- struct{}) {
 		wait := b.next()
 		f.cfg.Logger.Warn("Marathon event stream lost; reconnecting",
 			"url", s.base, "retry_in", wait.Round(time.Millisecond), "err", err)
-		_ = wait
+		if !sleep(ctx, wait) {
+			return
+		}
 	}
 }
 
@@ -264,7 +267,7 @@ func (f *Follower) handle(ev sse.Event) {
 		if log.Enabled(context.Background(), slog.LevelDebug) {
 			log.Debug("Marathon event", "type", e.Type, "subject", subject(e))
 		}
-		f.request(ReasonEventPrefix+e.Type, 0)
+		f.request(ReasonEventPrefix+e.Type, f.cfg.Coalesce)
 	}
 }
 
