@@ -104,14 +104,14 @@ var argSpecs = []argSpec{
 	{long: "--command", short: "-c", kind: argString},
 	{long: "--max-reload-retries", kind: argInt},
 	{long: "--reload-interval", kind: argInt},
-	{long: "--strict-mode", kind: argBool, set: func(f *Flags, string) error { f.StrictMode = true; return nil }},
+	{long: "--strict-mode", kind: argBool, set: func(f *Flags, _ string) error { f.StrictMode = true; return nil }},
 	{long: "--sse", short: "-s", kind: argBool},
 	{long: "--archive-versions", kind: argInt},
-	{long: "--health-check", short: "-H", kind: argBool, set: func(f *Flags, string) error { f.HealthCheck = true; return nil }},
+	{long: "--health-check", short: "-H", kind: argBool, set: func(f *Flags, _ string) error { f.HealthCheck = true; return nil }},
 	{long: "--lru-cache-capacity", kind: argInt},
-	{long: "--haproxy-map", kind: argBool, set: func(f *Flags, string) error { f.HAProxyMap = true; return nil }},
-	{long: "--dont-bind-http-https", kind: argBool, set: func(f *Flags, string) error { f.BindHTTPHTTPS = false; return nil }},
-	{long: "--group-https-by-vhost", kind: argBool, set: func(f *Flags, string) error { f.GroupHTTPSByVhost = true; return nil }},
+	{long: "--haproxy-map", kind: argBool, set: func(f *Flags, _ string) error { f.HAProxyMap = true; return nil }},
+	{long: "--dont-bind-http-https", kind: argBool, set: func(f *Flags, _ string) error { f.BindHTTPHTTPS = false; return nil }},
+	{long: "--group-https-by-vhost", kind: argBool, set: func(f *Flags, _ string) error { f.GroupHTTPSByVhost = true; return nil }},
 	{long: "--ssl-certs", kind: argString, set: func(f *Flags, v string) error {
 		// Marathon-LB: `ssl_certs or "/etc/ssl/cert.pem"`, then split(",").
 		if v == "" {

@@ -19,7 +19,7 @@ type Problem struct {
 	// TaskID is set for problems with one task (which is then not routed).
 	TaskID string
 	// Label is the offending label key, empty when no label is at fault.
-	Label string
+	Label  string
 	Reason string
 	// Disabled is true when the service (or, with PortIndex -1, the app)
 	// was left out of the table; false for warnings about ignored input.

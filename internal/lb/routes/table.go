@@ -116,6 +116,9 @@ type Backend struct {
 	Auth *BasicAuth
 	// HTTP holds the HTTP-only behaviour; nil in tcp mode.
 	HTTP *HTTPOptions
+	// Vhosts are the host names of HAPROXY_{n}_VHOST (lower-cased), for
+	// status pages; routing by them is in the shared frontends' rules.
+	Vhosts []string
 	// AllowedNetworks is HAPROXY_{n}_BACKEND_NETWORK_ALLOWED_ACL: when
 	// non-empty, clients whose source address is in none of these prefixes
 	// are refused (HTTP 403 in http mode, connection closed in tcp mode).
@@ -219,6 +222,10 @@ type User struct {
 // adds X-Forwarded-For, sets X-Forwarded-Port to the port the client
 // connected to and adds "X-Forwarded-Proto: https" on TLS connections.
 type HTTPOptions struct {
+	// RedirectToHTTPS is HAPROXY_{n}_REDIRECT_TO_HTTPS, for status pages;
+	// the redirect itself is HTTPFrontend.Redirects (it applies on the
+	// shared :80 frontend only, not on the service's own port).
+	RedirectToHTTPS bool
 	// HSTS adds "Strict-Transport-Security: max-age=15768000" to every
 	// response (HAPROXY_{n}_USE_HSTS).
 	HSTS bool
