@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# DNS load benchmark (see docs/benchmarks-dns.md):
+# DNS load benchmark (figures and notes: docs/benchmarks-dns.md):
 #
 #   scripts/bench-dns.sh [seconds per run]        (default 10)
 #
@@ -11,49 +11,62 @@
 #   A20  A of app names                       (20 answers)
 #   SRV  SRV of _app._tcp names, EDNS0 4096   (20 answers + 20 additional)
 #
-# and, in the same run with the identical dnsperf command, the peak of
-# tools/dnsbare on the same core: a UDP loop that answers every query with
-# one pre-built reply of the same size (only the id set), the practical
-# ceiling of this machine. Optionally a fixed-answer github.com/miekg/dns
-# server too (dnsbare -mode miekg). Then a run limited to half Signpost's
-# peak gives latency percentiles (dnsperf -v, per-query latencies).
+# In the same run, with the identical dnsperf command and on the same core,
+# tools/dnsbare answers every query with one pre-built reply of the same
+# size (only the id set), the practical ceiling of the machine: once with
+# recvmmsg/sendmmsg (32 datagrams per call, as Signpost reads and writes)
+# and once with one read and one write call per query. A fixed-answer
+# github.com/miekg/dns server (dnsbare -mode miekg) gives the conventional
+# figure. Then dnsperf limited to half Signpost's peak gives latency
+# percentiles (from dnsperf -v, one latency per query).
+#
+# Every run also records the server's CPU time per answered query and how
+# busy both cores were: when dnsperf's core is saturated (about 100%),
+# dnsperf, not the server, sets the qps, and the CPU time per query is the
+# figure that compares servers.
 #
 # Each server is measured ROUNDS times, interleaved, and its best run is
 # reported: other load on the machine only ever lowers a figure.
 #
 # Environment:
 #   ROUNDS=3            runs per server and case
+#   LATENCY_SECS=60     length of the half-rate runs; 60 s holds one
+#                       refresh (refreshSeconds 60), as any minute does
 #   CASES="A1 A20 SRV"  which cases
-#   MIEKG=1             also measure dnsbare -mode miekg (0: skip)
-#   DNSPERF_OPTS="-c 4 -q 200 -T 1"   load shape (see the doc on tuning)
+#   SERVERS="sp bare raw bare1 mk"  which servers: Signpost; dnsbare with
+#                       recvmmsg/sendmmsg, as Signpost; the same with raw
+#                       system calls (-raw); one call per datagram
+#                       (-batch 1); dnsbare -mode miekg
+#   DNSPERF_OPTS="-c 4 -q 200 -b 4096 -T 1"   load shape
 #   SIGNPOST_BIN=path   use this binary instead of building ./cmd/signpost
 #   SIGNPOST_REV=rev    build ./cmd/signpost from this git revision instead
 #                       of the working tree (e.g. HEAD while it is mid-edit)
 #   KEEP=1              keep the work folder (query files, dnsperf outputs)
 #   PORT_BASE=15000     ports used, all on 127.0.0.1: +50 Mesos, +99 sim
-#                       control, +353 DNS, +354 dnsbare; 3000+ +80
-#                       Marathon, 3000+ +123 DNS HTTP
+#                       control, +353 DNS, +354..+357 dnsbare, +3080
+#                       Marathon, +3123 DNS HTTP
 #
 # Everything binds 127.0.0.1 only; every process started here is stopped
 # on exit, also on Ctrl-C or error.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-repo=$PWD
 
 secs=${1:-10}
+lsecs=${LATENCY_SECS:-60}
 rounds=${ROUNDS:-3}
 cases=${CASES:-A1 A20 SRV}
-miekg=${MIEKG:-1}
-perfopts=${DNSPERF_OPTS:--c 4 -q 200 -T 1}
+servers=${SERVERS:-sp bare raw bare1 mk}
+perfopts=${DNSPERF_OPTS:--c 4 -q 200 -b 4096 -T 1}
 base=${PORT_BASE:-15000}
 mesos_port=$((base + 50))
 control_port=$((base + 99))
 dns_port=$((base + 353))
-bare_port=$((base + 354))
 marathon_port=$((base + 3080))
 http_port=$((base + 3123))
+declare -A port=([sp]=$dns_port [bare]=$((base + 354)) [bare1]=$((base + 355)) [mk]=$((base + 356)) [raw]=$((base + 357)))
+declare -A label=([sp]=Signpost [bare]="bare (batch 32)" [raw]="bare (batch 32, raw syscalls)" [bare1]="bare (1 call per datagram)" [mk]="miekg/dns")
 
-for tool in dnsperf dig taskset python3 curl go; do
+for tool in dnsperf dig taskset python3 curl go git ss; do
   command -v "$tool" >/dev/null || { echo "bench-dns: $tool is needed" >&2; exit 2; }
 done
 if [ "$(nproc)" -lt 2 ]; then
@@ -83,26 +96,26 @@ trap 'exit 130' INT TERM
 log() { echo "bench-dns: $*" >&2; }
 
 # start NAME CMD...: runs CMD in the background, output in $work/NAME.log.
+declare -A pid
 start() {
   local name=$1
   shift
   "$@" >"$work/$name.log" 2>&1 &
   pids+=($!)
-  eval "pid_$name=$!"
+  pid[$name]=$!
 }
 
 # stop NAME: stops a process started with start.
 stop() {
-  local p
-  p=$(eval echo "\${pid_$1:-}")
+  local p=${pid[$1]:-}
   [ -n "$p" ] || return 0
   kill "$p" 2>/dev/null || true
   wait "$p" 2>/dev/null || true
-  eval "pid_$1="
+  pid[$1]=
 }
 
-for p in $mesos_port $control_port $dns_port $bare_port $marathon_port $http_port; do
-  if ss -Hln "sport = :$p" 2>/dev/null | grep -q .; then
+for p in $mesos_port $control_port $dns_port ${port[bare]} ${port[bare1]} ${port[mk]} ${port[raw]} $marathon_port $http_port; do
+  if [ -n "$(ss -Hlnu "sport = :$p"; ss -Hlnt "sport = :$p")" ]; then
     log "port $p is in use (set PORT_BASE)"
     exit 2
   fi
@@ -112,16 +125,19 @@ done
 if [ -n "${SIGNPOST_BIN:-}" ]; then
   signpost=$SIGNPOST_BIN
   sp_version="binary $SIGNPOST_BIN"
+  dns_rev=unknown
 elif [ -n "${SIGNPOST_REV:-}" ]; then
   mkdir -p "$work/src"
   git archive "$SIGNPOST_REV" | tar -x -C "$work/src"
   (cd "$work/src" && go build -o "$work/signpost" ./cmd/signpost)
   signpost=$work/signpost
   sp_version="git $(git rev-parse --short "$SIGNPOST_REV")"
+  dns_rev=$(git log -1 --format=%h "$SIGNPOST_REV" -- internal/dns internal/source cmd/signpost/dns.go)
 else
   go build -o "$work/signpost" ./cmd/signpost
   signpost=$work/signpost
   sp_version="working tree at $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- cmd internal go.mod || echo ' + local changes')"
+  dns_rev=$(git log -1 --format=%h HEAD -- internal/dns internal/source cmd/signpost/dns.go)
 fi
 go build -o "$work/dnsbare" ./tools/dnsbare
 bare=$work/dnsbare
@@ -160,7 +176,6 @@ done
 curl -fs -o /dev/null "127.0.0.1:$http_port/health" || { log "signpost dns is not healthy:"; cat "$work/dns.log" >&2; exit 1; }
 log "signpost dns healthy"
 
-# --- helper: query files, latency percentiles --------------------------------
 cat >"$work/helper.py" <<'PY'
 import collections, json, random, re, socket, struct, sys, urllib.request
 
@@ -229,21 +244,27 @@ def select(http, dnsport, out):
               f"all replies {size} bytes; answer counts seen: {meta[case]['seen']}", file=sys.stderr)
     json.dump(meta, open(f"{out}/meta.json", "w"), indent=1)
 
-def latency(path):
-    """p50/p99/p99.9/max in ms from dnsperf -v lines: '> NOERROR name type seconds'."""
+def latency(path, rate):
+    """Latency percentiles in ms from dnsperf -v lines ('> NOERROR name
+    type seconds', in completion order): p50, p99, p99.9 and max over the
+    whole run, then the median and the worst p99 of one-second windows
+    (rate queries each), which tells a steady tail from one stall."""
     v = []
     for line in open(path, errors="replace"):
         if line.startswith("> "):
             try:
-                v.append(float(line.split()[-1]))
+                v.append(float(line.split()[-1]) * 1000)
             except ValueError:
                 pass
     if not v:
-        print("n/a n/a n/a n/a 0")
+        print("- - - - - - 0")
         return
-    v.sort()
-    pick = lambda p: v[min(len(v) - 1, int(p * len(v)))] * 1000
-    print(f"{pick(.5):.3f} {pick(.99):.3f} {pick(.999):.3f} {v[-1]*1000:.3f} {len(v)}")
+    def p(xs, q):
+        xs = sorted(xs)
+        return xs[min(len(xs) - 1, int(q * len(xs)))]
+    w = max(1, int(float(rate)))
+    win = sorted(p(v[i:i + w], .99) for i in range(0, len(v) - w + 1, w)) or [p(v, .99)]
+    print(f"{p(v, .5):.3f} {p(v, .99):.3f} {p(v, .999):.3f} {max(v):.3f} {win[len(win) // 2]:.3f} {win[-1]:.3f} {len(v)}")
 
 def meta(path, case, key):
     print(json.load(open(path))[case][key])
@@ -258,6 +279,7 @@ def ticks(path):
                 f = open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()
                 if f[1] != "2":  # not a kernel thread
                     t[p] = int(f[11]) + int(f[12])
+                    t["name/" + p] = open(f"/proc/{p}/comm").read().strip()
             except (OSError, IndexError):
                 pass
     for line in open("/proc/stat"):
@@ -267,16 +289,24 @@ def ticks(path):
             t[f[0]] = [sum(v) - v[3] - v[4], sum(v)]  # busy, all
     json.dump(t, open(path, "w"))
 
-def foreign(t0, t1, server, secs, out):
+def foreign(t0, t1, server, secs, out, perf_seconds):
     """From two ticks snapshots around a dnsperf run and its output: qps,
-    lost %, CPU used meanwhile by processes alive in both other than the
-    server (in % of one core), how busy cores 0 and 1 were (%), and the
-    server's CPU time per completed query (us)."""
+    lost %, CPU used meanwhile by everything but the server and dnsperf
+    (both cores' busy time minus theirs, in % of one core), how busy cores
+    0 and 1 were (%), the server's CPU time per completed query (us), and
+    the processes alive through the run that used the most CPU besides."""
     import os
     a, b = json.load(open(t0)), json.load(open(t1))
     hz = os.sysconf("SC_CLK_TCK")
-    d = sum(b[p] - a[p] for p in a if p in b and p not in (server, "cpu0", "cpu1"))
+    use = collections.Counter()
+    for p in a:
+        if p in b and p not in (server, "cpu0", "cpu1") and not p.startswith("name/"):
+            use[f"{b.get('name/' + p, '?')}[{p}]"] += b[p] - a[p]
+    top = ",".join(f"{k}:{100 * v / hz / float(secs):.0f}%" for k, v in use.most_common(2) if v > 0) or "-"
     busy = [100 * (b[c][0] - a[c][0]) / max(1, b[c][1] - a[c][1]) for c in ("cpu0", "cpu1")]
+    srv = b.get(server, 0) - a.get(server, 0)
+    allbusy = sum(b[c][0] - a[c][0] for c in ("cpu0", "cpu1"))
+    other = max(0, allbusy - srv - float(perf_seconds) * hz)
     qps = lost = done = 0
     for line in open(out, errors="replace"):
         f = line.split()
@@ -286,16 +316,15 @@ def foreign(t0, t1, server, secs, out):
             lost = float(f[3].strip("()%"))
         elif line.startswith("  Queries completed:"):
             done = int(f[2])
-    cpu = (b.get(server, 0) - a.get(server, 0)) / hz
-    us = f"{1e6 * cpu / done:.2f}" if done else "n/a"
-    print(f"{qps:.0f} {lost:g} {100 * d / hz / float(secs):.0f} {busy[0]:.0f} {busy[1]:.0f} {us}")
+    us = f"{1e6 * srv / hz / done:.2f}" if done else "n/a"
+    print(f"{qps:.0f} {lost:g} {100 * other / hz / float(secs):.0f} {busy[0]:.0f} {busy[1]:.0f} {us} {top}")
 
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "select":
         select(args[0], int(args[1]), args[2])
     elif cmd == "latency":
-        latency(args[0])
+        latency(*args)
     elif cmd == "meta":
         meta(*args)
     elif cmd == "ticks":
@@ -306,43 +335,46 @@ PY
 helper() { python3 "$work/helper.py" "$@"; }
 
 helper select "http://127.0.0.1:$http_port" "$dns_port" "$work"
+meta() { helper meta "$work/meta.json" "$1" "$2"; }
 for c in $cases; do
-  t=$(helper meta "$work/meta.json" "$c" type)
-  n=$(helper meta "$work/meta.json" "$c" name)
-  e=$(helper meta "$work/meta.json" "$c" edns)
+  e=$(meta "$c" edns)
   opt=+noedns
   [ "$e" = 0 ] || opt=+bufsize=$e
-  log "dig check $c: $(dig -p "$dns_port" @127.0.0.1 $opt "$n" "$t" | grep -E '^;; (flags|MSG SIZE)' | tr '\n' ' ')"
+  log "dig check $c: $(dig -p "$dns_port" @127.0.0.1 $opt "$(meta "$c" name)" "$(meta "$c" type)" | grep -E '^;; (flags|MSG SIZE)' | tr '\n' ' ')"
 done
 
 # runperf NAME PORT FILE SERVER_PID EXTRA...: one dnsperf run pinned to
-# core 1; prints "qps lost% foreign% core0% core1% us/query". foreign: CPU
-# used meanwhile by processes other than the server under test and dnsperf,
-# in % of one core: interference (the simulator or Signpost refreshing,
-# other jobs on the machine). coreN: how busy each core was; the server's
-# core at 100% and dnsperf's below says the server is the bottleneck.
-# us/query: the server's CPU time (user + system) per completed query,
-# which interference on the other core does not move.
+# core 1; prints "qps lost% other% core0% core1% us/query top". other: CPU
+# used meanwhile by anything but the server under test and dnsperf (both
+# cores' busy time minus theirs), in % of one core: interference (the
+# simulator or Signpost refreshing, other jobs on the machine, kernel
+# threads). coreN: how busy each core was. us/query: the server's CPU time
+# (user + system, which includes the kernel's work for its packets) per
+# answered query. top: the other processes alive through the run that used
+# the most.
 runperf() {
   local name=$1 port=$2 file=$3 server_pid=$4
   shift 4
   local out=$work/$name.out w0 w1
   helper ticks "$work/t0"
   w0=$EPOCHREALTIME
-  taskset -c 1 dnsperf -s 127.0.0.1 -p "$port" -d "$file" -l "$secs" $perfopts "$@" >"$out" 2>&1 || true
+  TIMEFORMAT='%U %S'
+  { time taskset -c 1 dnsperf -s 127.0.0.1 -p "$port" -d "$file" -l "$secs" $perfopts "$@" >"$out" 2>&1 || true; } 2>"$work/time"
   w1=$EPOCHREALTIME
   helper ticks "$work/t1"
-  helper foreign "$work/t0" "$work/t1" "$server_pid" "$(awk -v a="$w0" -v b="$w1" 'BEGIN {print b - a}')" "$out"
+  helper foreign "$work/t0" "$work/t1" "$server_pid" "$(awk -v a="$w0" -v b="$w1" 'BEGIN {print b - a}')" "$out" "$(awk '{print $1 + $2}' "$work/time")"
 }
 
-# col FILE N: the best (largest) value of column N of a runs file;
-# lowcol: the smallest.
-col() { cut -d' ' -f"$2" "$1" | grep -v n/a | sort -g | tail -1; }
-lowcol() { cut -d' ' -f"$2" "$1" | grep -v n/a | sort -g | head -1; }
-pct() { awk -v a="$1" -v b="$2" 'BEGIN {if (a == "-" || b == "-" || b == 0) print "-"; else printf "%.0f %%", 100 * a / b}'; }
-meta() { helper meta "$work/meta.json" "$1" "$2"; }
+# best FILE COL: the largest value of column COL over a server's runs;
+# low: the smallest. The column values of the run with the best qps: at.
+best() { cut -d' ' -f"$2" "$1" | grep -v n/a | sort -g | tail -1; }
+low() { cut -d' ' -f"$2" "$1" | grep -v n/a | sort -g | head -1; }
+at() { sort -g -k1,1 "$1" | tail -1 | cut -d' ' -f"$2"; }
+generations() { curl -fs "127.0.0.1:$http_port/metrics" | awk '/^signpost_dns_generations_total/ {print $2}'; }
+pct() { awk -v a="$1" -v b="$2" 'BEGIN {if (a == "" || b == "" || a == "-" || b == "-" || b == 0) print "-"; else printf "%.0f %%", 100 * a / b}'; }
+has() { [[ " $servers " == *" $1 "* ]]; }
 
-declare -A rows
+declare -A rows detail
 for c in $cases; do
   file=$work/$c.txt
   n=$(meta "$c" name)
@@ -350,66 +382,92 @@ for c in $cases; do
   e=$(meta "$c" edns)
   eopt=()
   [ "$e" = 0 ] || eopt=(-e)
-  start bare env GOMAXPROCS=1 taskset -c 0 "$bare" -addr 127.0.0.1:$bare_port \
-    -reply-from 127.0.0.1:$dns_port -name "$n" -type "$t" -edns "$e"
-  whos="sp bare"
-  if [ "$miekg" = 1 ]; then
-    start miekg env GOMAXPROCS=1 taskset -c 0 "$bare" -mode miekg -addr 127.0.0.1:$((bare_port + 1)) \
-      -reply-from 127.0.0.1:$dns_port -name "$n" -type "$t" -edns "$e"
-    whos="sp bare mk"
-  fi
-  for _ in $(seq 50); do
-    grep -q serving "$work/bare.log" && { [ "$miekg" != 1 ] || grep -q serving "$work/miekg.log"; } && break
-    sleep 0.1
+  common=(-reply-from "127.0.0.1:$dns_port" -name "$n" -type "$t" -edns "$e")
+  has bare && start bare env GOMAXPROCS=1 taskset -c 0 "$bare" -addr "127.0.0.1:${port[bare]}" -batch 32 "${common[@]}"
+  has raw && start raw env GOMAXPROCS=1 taskset -c 0 "$bare" -addr "127.0.0.1:${port[raw]}" -batch 32 -raw "${common[@]}"
+  has bare1 && start bare1 env GOMAXPROCS=1 taskset -c 0 "$bare" -addr "127.0.0.1:${port[bare1]}" -batch 1 "${common[@]}"
+  has mk && start mk env GOMAXPROCS=1 taskset -c 0 "$bare" -mode miekg -addr "127.0.0.1:${port[mk]}" "${common[@]}"
+  for who in bare raw bare1 mk; do
+    has $who || continue
+    for _ in $(seq 100); do
+      grep -q serving "$work/$who.log" && break
+      sleep 0.1
+    done
+    grep -q serving "$work/$who.log" || { log "dnsbare ($who) did not start:"; cat "$work/$who.log" >&2; exit 1; }
   done
-  log "$(head -1 "$work/bare.log")"
-  : >"$work/$c.sp" >"$work/$c.bare" >"$work/$c.mk"
+  has bare && log "$(head -1 "$work/bare.log")"
+  for who in $servers; do : >"$work/$c.$who"; done
   for r in $(seq "$rounds"); do
     # Rotate the order so that drift (neighbours, refreshes) hits all.
-    order=$(echo $whos | tr ' ' '\n' | awk -v r="$r" '{a[NR] = $0} END {for (i = 0; i < NR; i++) print a[(i + r - 1) % NR + 1]}')
+    order=$(echo $servers | tr ' ' '\n' | awk -v r="$r" '{a[NR] = $0} END {for (i = 0; i < NR; i++) print a[(i + r - 1) % NR + 1]}')
     for who in $order; do
-      case $who in
-        sp) res=$(runperf "$c-sp-$r" "$dns_port" "$file" "$pid_dns" "${eopt[@]}") ;;
-        bare) res=$(runperf "$c-bare-$r" "$bare_port" "$file" "$pid_bare" "${eopt[@]}") ;;
-        mk) res=$(runperf "$c-mk-$r" $((bare_port + 1)) "$file" "$pid_miekg" "${eopt[@]}") ;;
-      esac
+      server_pid=${pid[$who]:-}
+      [ "$who" != sp ] || server_pid=${pid[dns]}
+      res=$(runperf "$c-$who-$r" "${port[$who]}" "$file" "$server_pid" "${eopt[@]}")
       echo "$res" >>"$work/$c.$who"
-      log "$c round $r $who: $(echo "$res" | awk '{printf "%s qps, lost %s%%, other processes %s%% of a core, core 0 %s%% busy, core 1 %s%%, server %s us CPU/query", $1, $2, $3, $4, $5, $6}')"
+      log "$c round $r ${label[$who]}: $(echo "$res" | awk '{printf "%s qps, lost %s%%, other CPU %s%% of a core (top: %s), core 0 %s%% busy, core 1 %s%%, server %s us CPU/query", $1, $2, $3, $7, $4, $5, $6}')"
     done
   done
-  sp=$(col "$work/$c.sp" 1)
-  bq=$(col "$work/$c.bare" 1)
-  mk=-
-  [ "$miekg" != 1 ] || mk=$(col "$work/$c.mk" 1)
-  sp_us=$(lowcol "$work/$c.sp" 6)
-  bare_us=$(lowcol "$work/$c.bare" 6)
-  interference=$(cat "$work/$c.sp" "$work/$c.bare" | cut -d' ' -f3 | sort -n | tail -1)
-  # Latency at half of Signpost's peak, and the bare loop at the same rate.
-  half=$((sp / 2))
-  got=$(runperf "$c-sp-half" "$dns_port" "$file" "$pid_dns" "${eopt[@]}" -Q "$half" -v | cut -d' ' -f1)
-  read -r p50 p99 p999 pmax nlat < <(helper latency "$work/$c-sp-half.out")
-  runperf "$c-bare-half" "$bare_port" "$file" "$pid_bare" "${eopt[@]}" -Q "$half" -v >/dev/null
-  read -r _ bp99 _ _ _ < <(helper latency "$work/$c-bare-half.out")
-  log "$c at $half qps (got $got): Signpost p50 $p50 ms, p99 $p99 ms, p99.9 $p999 ms, max $pmax ms ($nlat queries); bare p99 $bp99 ms"
-  stop bare
-  stop miekg
-  rows[$c]="$(meta "$c" answers)|$(meta "$c" additional)|$(meta "$c" size)|$(meta "$c" names)|$sp|$bq|$mk|$sp_us|$bare_us|$interference|$half|$got|$p50|$p99|$p999|$bp99"
+  declare -A q us busy1
+  for who in $servers; do
+    q[$who]=$(best "$work/$c.$who" 1)
+    us[$who]=$(low "$work/$c.$who" 6)
+    busy1[$who]=$(at "$work/$c.$who" 5)
+  done
+  interference=$(cat "$work/$c".* | cut -d' ' -f3 | sort -g | tail -1)
+  # Latency at half of Signpost's peak, and the batched bare loop at the
+  # same rate.
+  p50=- p99=- p999=- pmax=- wmed=- wmax=- bp99=- half=- got=- gens=-
+  if has sp; then
+    half=$((q[sp] / 2))
+    g0=$(generations)
+    got=$(secs=$lsecs runperf "$c-sp-half" "$dns_port" "$file" "${pid[dns]}" "${eopt[@]}" -Q "$half" -v | cut -d' ' -f1)
+    gens=$(($(generations) - g0))
+    read -r p50 p99 p999 pmax wmed wmax nlat < <(helper latency "$work/$c-sp-half.out" "$half")
+    log "$c Signpost at $half qps (got $got, $gens refreshes during the run): p50 $p50 ms, p99 $p99 ms, p99.9 $p999 ms, max $pmax ms ($nlat queries); p99 of 1-s windows: median $wmed ms, worst $wmax ms"
+    if has bare; then
+      secs=$lsecs runperf "$c-bare-half" "${port[bare]}" "$file" "${pid[bare]}" "${eopt[@]}" -Q "$half" -v >/dev/null
+      read -r _ bp99 _ bmax bwmed bwmax _ < <(helper latency "$work/$c-bare-half.out" "$half")
+      log "$c bare (batch 32) at $half qps: p99 $bp99 ms, max $bmax ms; p99 of 1-s windows: median $bwmed ms, worst $bwmax ms"
+    fi
+  fi
+  for who in bare raw bare1 mk; do stop $who; done
+  # The ceiling: the fastest bare loop by qps.
+  ceil=
+  for who in bare raw bare1; do
+    has $who || continue
+    if [ -z "$ceil" ] || awk -v a="${q[$who]}" -v b="${q[$ceil]}" 'BEGIN {exit !(a > b)}'; then ceil=$who; fi
+  done
+  v() { has "$1" && echo "${2}" || echo -; }
+  rows[$c]="$(meta "$c" answers)|$(meta "$c" additional)|$(meta "$c" size)|$(meta "$c" names)|$(v sp "${q[sp]:-}")|${ceil:+${q[$ceil]}}|${ceil:+${label[$ceil]}}|$(pct "${q[sp]:-}" "${ceil:+${q[$ceil]}}")|$half|$got|$p50|$p99|$p999|$bp99|$wmed|$wmax|$gens"
+  detail[$c]="$(for w in sp bare raw bare1 mk; do v $w "${q[$w]:-}"; done | paste -sd/ | sed 's|/| / |g')|$(for w in sp bare raw bare1 mk; do v $w "${us[$w]:-}"; done | paste -sd/ | sed 's|/| / |g')|$(pct "${us[bare]:-}" "${us[sp]:-}")|$(pct "${us[raw]:-}" "${us[sp]:-}")|${ceil:+${busy1[$ceil]}}|$interference"
 done
 
 # --- report ------------------------------------------------------------------
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
-echo
-echo "Signpost: $sp_version; $ntasks tasks; $(nproc) cores ($cpu); dnsperf $perfopts, ${secs} s per run, best of $rounds; $(date -u +%FT%TZ)"
-echo
-echo "| case | answers (+additional) | reply bytes | Signpost qps | bare qps | Signpost / bare | miekg qps | miekg / bare | CPU us/query Signpost / bare | other load (max % of a core) | p99 at half rate, Signpost (bare) |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|"
-for c in $cases; do
-  IFS='|' read -r an ar size names sp bq mk sp_us bare_us interference half got p50 p99 p999 bp99 <<<"${rows[$c]}"
-  case $c in
-    A1) desc="A, task name ($names names)" ;;
-    A20) desc="A, app name ($names names)" ;;
-    SRV) desc="SRV, app ($names names, EDNS0 4096)" ;;
-    *) desc=$c ;;
+desc() {
+  case $1 in
+    A1) echo "A, task name" ;;
+    A20) echo "A, app name" ;;
+    SRV) echo "SRV, app (EDNS0 4096)" ;;
+    *) echo "$1" ;;
   esac
-  echo "| $desc | $an (+$ar) | $size | $sp | $bq | $(pct "$sp" "$bq") | $mk | $(pct "$mk" "$bq") | $sp_us / $bare_us ($(pct "$bare_us" "$sp_us")) | $interference | $p99 ms at $got qps ($bp99 ms) |"
+}
+echo
+echo "Signpost $sp_version (DNS code last changed in $dns_rev); $ntasks tasks; $(nproc) cores ($cpu); dnsperf $perfopts; ${secs} s per run, best of $rounds; $(date -u +%FT%TZ)"
+echo
+echo "| case | answers (+additional) | reply bytes | names | Signpost qps | bare qps (fastest loop) | Signpost / bare | p99 at half Signpost's peak, ${lsecs} s: Signpost (bare) | Signpost p99 of 1-s windows: median / worst | refreshes in the latency run |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
+for c in $cases; do
+  IFS='|' read -r an ar size names sp cq clabel ratio half got p50 p99 p999 bp99 wmed wmax gens <<<"${rows[$c]}"
+  echo "| $(desc "$c") | $an (+$ar) | $size | $names | $sp | $cq ${clabel#bare } | $ratio | $p99 ms ($bp99 ms) at $got qps | $wmed / $wmax ms | $gens |"
+done
+echo
+echo "Per server: Signpost / bare batch 32 / bare batch 32 raw syscalls / bare 1 call per datagram / miekg."
+echo
+echo "| case | qps | server CPU us per query | Signpost CPU efficiency vs bare batch 32 / vs raw | dnsperf core busy (fastest bare run) | other load, max % of a core |"
+echo "|---|---|---|---|---|---|"
+for c in $cases; do
+  IFS='|' read -r qs uss eff effraw busy interference <<<"${detail[$c]}"
+  echo "| $(desc "$c") | $qs | $uss | $eff / $effraw | $busy % | $interference |"
 done

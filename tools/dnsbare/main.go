@@ -21,12 +21,18 @@
 // rewritten to the question, pack with compression): the conventional Go
 // implementation, for comparison with published figures.
 //
+// I/O: -batch datagrams per system call each way (recvmmsg/sendmmsg,
+// default 32, as Signpost's own UDP loop), or with -batch 1 one
+// ReadFromUDPAddrPort and one WriteToUDPAddrPort per query, the plain
+// standard-library loop. A ceiling must use the cheapest I/O the server
+// under test may use: system calls and the per-packet work of the kernel,
+// not answering, are what a UDP DNS server spends its time on.
+//
 // Reading: -readers goroutines, each on its own SO_REUSEPORT socket (the
 // kernel spreads datagrams over them, so readers share no socket lock or
 // queue); the default is GOMAXPROCS, which is one socket under the
-// benchmark's GOMAXPROCS=1 — a second socket on one core only adds a
-// netpoller wake-up per batch and measured no faster (see
-// docs/benchmarks-dns.md).
+// benchmark's GOMAXPROCS=1, where a second reader on the same core has
+// nothing to gain.
 package main
 
 import (
@@ -58,6 +64,8 @@ func main() {
 	qtype := flag.String("type", "A", "query type: A, AAAA, SRV, PTR, NS, SOA, TXT, ANY or a number")
 	edns := flag.Int("edns", 0, "EDNS0 UDP size of the one query sent to -reply-from (0: no OPT); match what the load generator sends (dnsperf -e: 4096)")
 	readers := flag.Int("readers", 0, "reading goroutines, one SO_REUSEPORT socket each (0: GOMAXPROCS)")
+	batch := flag.Int("batch", 32, "bare mode: datagrams per recvmmsg/sendmmsg (Linux); 1: one read and one write system call per query")
+	raw := flag.Bool("raw", false, "bare mode with -batch: make the recvmmsg/sendmmsg calls without telling the Go scheduler (RawSyscall), an experiment")
 	mode := flag.String("mode", "bare", "bare (copy the reply, set the id) or miekg (a github.com/miekg/dns server with the same records)")
 	flag.Parse()
 	if *from == "" || *name == "" || flag.NArg() > 0 {
@@ -91,9 +99,9 @@ func main() {
 		os.Exit(1)
 	}
 	// The script waits for this line and reads the reply size from it.
-	fmt.Printf("dnsbare: serving %d-byte reply (%d answers, %d additional) for %s %s on %s, mode=%s readers=%d GOMAXPROCS=%d\n",
+	fmt.Printf("dnsbare: serving %d-byte reply (%d answers, %d additional) for %s %s on %s, mode=%s batch=%d readers=%d GOMAXPROCS=%d\n",
 		len(reply), binary.BigEndian.Uint16(reply[6:]), binary.BigEndian.Uint16(reply[10:]),
-		*name, *qtype, *addr, *mode, n, runtime.GOMAXPROCS(0))
+		*name, *qtype, *addr, *mode, *batch, n, runtime.GOMAXPROCS(0))
 
 	var served atomic.Uint64
 	var wg sync.WaitGroup
@@ -101,7 +109,19 @@ func main() {
 		wg.Add(1)
 		switch *mode {
 		case "bare":
-			go func() { defer wg.Done(); served.Add(serveBare(c, reply)) }()
+			go func() {
+				defer wg.Done()
+				if *batch <= 1 {
+					served.Add(serveBare(c, reply))
+					return
+				}
+				k, err := serveBatch(c, reply, *batch, *raw)
+				served.Add(k)
+				if err != nil {
+					fmt.Fprintln(os.Stderr, "dnsbare:", err)
+					os.Exit(1)
+				}
+			}()
 		case "miekg":
 			h, err := newMiekg(reply)
 			if err != nil {
@@ -121,8 +141,9 @@ func main() {
 	fmt.Printf("dnsbare: %d replies sent\n", served.Load())
 }
 
-// serveBare is the whole ceiling: read, set the id, write. The reply is
-// this goroutine's own copy, so nothing else is touched per query.
+// serveBare is the whole ceiling with one system call per datagram each
+// way: read, set the id, write. The reply is this goroutine's own copy, so
+// nothing else is touched per query.
 func serveBare(c *net.UDPConn, reply []byte) uint64 {
 	out := append([]byte(nil), reply...)
 	buf := make([]byte, 65535)
