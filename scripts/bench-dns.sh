@@ -23,7 +23,8 @@
 # Every run also records the server's CPU time per answered query and how
 # busy both cores were: when dnsperf's core is saturated (about 100%),
 # dnsperf, not the server, sets the qps, and the CPU time per query is the
-# figure that compares servers.
+# figure that compares servers; it is measured once more at one fixed rate
+# (CPU_RATE) for every server, where all see the same load.
 #
 # Each server is measured ROUNDS times, interleaved, and its best run is
 # reported: other load on the machine only ever lowers a figure.
@@ -32,6 +33,8 @@
 #   ROUNDS=3            runs per server and case
 #   LATENCY_SECS=60     length of the half-rate runs; 60 s holds one
 #                       refresh (refreshSeconds 60), as any minute does
+#   CPU_RATE=50000      fixed rate of the CPU-per-query runs (0: skip);
+#                       must be below every server's peak
 #   CASES="A1 A20 SRV"  which cases
 #   SERVERS="sp bare raw bare1 mk"  which servers: Signpost; dnsbare with
 #                       recvmmsg/sendmmsg, as Signpost; the same with raw
@@ -53,6 +56,7 @@ cd "$(dirname "$0")/.."
 
 secs=${1:-10}
 lsecs=${LATENCY_SECS:-60}
+cpu_rate=${CPU_RATE:-50000}
 rounds=${ROUNDS:-3}
 cases=${CASES:-A1 A20 SRV}
 servers=${SERVERS:-sp bare raw bare1 mk}
@@ -415,6 +419,30 @@ for c in $cases; do
     busy1[$who]=$(at "$work/$c.$who" 5)
   done
   interference=$(cat "$work/$c".* | cut -d' ' -f3 | sort -g | tail -1)
+  # CPU per query at one fixed rate, below every server's peak: with
+  # dnsperf's core saturated at the peak, this is the figure that compares
+  # the servers' own cost (same offered load, so the same batch sizes).
+  declare -A fus=([sp]=- [bare]=- [raw]=- [bare1]=- [mk]=-)
+  if [ "$cpu_rate" -gt 0 ]; then
+    for who in $servers; do : >"$work/$c.$who.fixed"; done
+    for r in $(seq "$rounds"); do
+      for who in $servers; do
+        [ "$who" != mk ] || continue # cannot sustain the rate in every case
+        server_pid=${pid[$who]:-}
+        [ "$who" != sp ] || server_pid=${pid[dns]}
+        res=$(runperf "$c-$who-fixed-$r" "${port[$who]}" "$file" "$server_pid" "${eopt[@]}" -Q "$cpu_rate")
+        echo "$res" >>"$work/$c.$who.fixed"
+        log "$c at $cpu_rate qps, round $r ${label[$who]}: $(echo "$res" | awk '{printf "%s qps, server %s us CPU/query, other CPU %s%% of a core", $1, $6, $3}')"
+      done
+    done
+    for who in $servers; do
+      fus[$who]=-
+      [ -s "$work/$c.$who.fixed" ] || continue
+      # The median; a run that fell short of the rate is marked with *.
+      fus[$who]=$(cut -d' ' -f6 "$work/$c.$who.fixed" | sort -g | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}')
+      awk -v r="$cpu_rate" '$1 < 0.98 * r {bad = 1} END {exit !bad}' "$work/$c.$who.fixed" && fus[$who]="${fus[$who]}*"
+    done
+  fi
   # Latency at half of Signpost's peak, and the batched bare loop at the
   # same rate.
   p50=- p99=- p999=- pmax=- wmed=- wmax=- bp99=- half=- got=- gens=-
@@ -440,7 +468,7 @@ for c in $cases; do
   done
   v() { has "$1" && echo "${2}" || echo -; }
   rows[$c]="$(meta "$c" answers)|$(meta "$c" additional)|$(meta "$c" size)|$(meta "$c" names)|$(v sp "${q[sp]:-}")|${ceil:+${q[$ceil]}}|${ceil:+${label[$ceil]}}|$(pct "${q[sp]:-}" "${ceil:+${q[$ceil]}}")|$half|$got|$p50|$p99|$p999|$bp99|$wmed|$wmax|$gens"
-  detail[$c]="$(for w in sp bare raw bare1 mk; do v $w "${q[$w]:-}"; done | paste -sd/ | sed 's|/| / |g')|$(for w in sp bare raw bare1 mk; do v $w "${us[$w]:-}"; done | paste -sd/ | sed 's|/| / |g')|$(pct "${us[bare]:-}" "${us[sp]:-}")|$(pct "${us[raw]:-}" "${us[sp]:-}")|${ceil:+${busy1[$ceil]}}|$interference"
+  detail[$c]="$(for w in sp bare raw bare1 mk; do v $w "${q[$w]:-}"; done | paste -sd/ | sed 's|/| / |g')|$(for w in sp bare raw bare1 mk; do v $w "${us[$w]:-}"; done | paste -sd/ | sed 's|/| / |g')|${ceil:+${busy1[$ceil]}}|$interference|$(for w in sp bare raw bare1; do v $w "${fus[$w]:-}"; done | paste -sd/ | sed 's|/| / |g')|$(pct "${fus[bare]%\*}" "${fus[sp]%\*}")|$(pct "${fus[raw]%\*}" "${fus[sp]%\*}")"
 done
 
 # --- report ------------------------------------------------------------------
@@ -463,11 +491,22 @@ for c in $cases; do
   echo "| $(desc "$c") | $an (+$ar) | $size | $names | $sp | $cq ${clabel#bare } | $ratio | $p99 ms ($bp99 ms) at $got qps | $wmed / $wmax ms | $gens |"
 done
 echo
-echo "Per server: Signpost / bare batch 32 / bare batch 32 raw syscalls / bare 1 call per datagram / miekg."
+echo "Per server, best of $rounds at the peak: Signpost / bare batch 32 / bare batch 32 raw syscalls / bare 1 call per datagram / miekg."
 echo
-echo "| case | qps | server CPU us per query | Signpost CPU efficiency vs bare batch 32 / vs raw | dnsperf core busy (fastest bare run) | other load, max % of a core |"
-echo "|---|---|---|---|---|---|"
+echo "| case | peak qps | server CPU us per query at the peak | dnsperf core busy (fastest bare run) | other load, max % of a core |"
+echo "|---|---|---|---|---|"
 for c in $cases; do
-  IFS='|' read -r qs uss eff effraw busy interference <<<"${detail[$c]}"
-  echo "| $(desc "$c") | $qs | $uss | $eff / $effraw | $busy % | $interference |"
+  IFS='|' read -r qs uss busy interference _ <<<"${detail[$c]}"
+  echo "| $(desc "$c") | $qs | $uss | $busy % | $interference |"
 done
+if [ "$cpu_rate" -gt 0 ]; then
+  echo
+  echo "Server CPU time per query at $cpu_rate qps (median of $rounds; * a run fell short of the rate): Signpost / bare batch 32 / bare raw syscalls / bare 1 call per datagram."
+  echo
+  echo "| case | server CPU us per query | Signpost efficiency: bare batch 32 us / Signpost us | same vs raw syscalls |"
+  echo "|---|---|---|---|"
+  for c in $cases; do
+    IFS='|' read -r _ _ _ _ fixed eff effraw <<<"${detail[$c]}"
+    echo "| $(desc "$c") | $fixed | $eff | $effraw |"
+  done
+fi
