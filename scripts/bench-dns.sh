@@ -14,8 +14,9 @@
 # In the same run, with the identical dnsperf command and on the same core,
 # tools/dnsbare answers every query with one pre-built reply of the same
 # size (only the id set), the practical ceiling of the machine: once with
-# recvmmsg/sendmmsg (32 datagrams per call, as Signpost reads and writes)
-# and once with one read and one write call per query. A fixed-answer
+# recvmmsg/sendmmsg (32 datagrams per call, as Signpost reads and writes),
+# once the same with raw system calls (no Go scheduler bookkeeping), and
+# once with one read and one write call per query. A fixed-answer
 # github.com/miekg/dns server (dnsbare -mode miekg) gives the conventional
 # figure. Then dnsperf limited to half Signpost's peak gives latency
 # percentiles (from dnsperf -v, one latency per query).
@@ -44,7 +45,8 @@
 #   SIGNPOST_BIN=path   use this binary instead of building ./cmd/signpost
 #   SIGNPOST_REV=rev    build ./cmd/signpost from this git revision instead
 #                       of the working tree (e.g. HEAD while it is mid-edit)
-#   KEEP=1              keep the work folder (query files, dnsperf outputs)
+#   KEEP=1              keep the work folder (query files, dnsperf outputs;
+#                       the -v latency outputs take about 1 GB)
 #   PORT_BASE=15000     ports used, all on 127.0.0.1: +50 Mesos, +99 sim
 #                       control, +353 DNS, +354..+357 dnsbare, +3080
 #                       Marathon, +3123 DNS HTTP

@@ -26,7 +26,10 @@
 // ReadFromUDPAddrPort and one WriteToUDPAddrPort per query, the plain
 // standard-library loop. A ceiling must use the cheapest I/O the server
 // under test may use: system calls and the per-packet work of the kernel,
-// not answering, are what a UDP DNS server spends its time on.
+// not answering, are what a UDP DNS server spends its time on. -raw makes
+// the batched calls with RawSyscall, skipping the Go scheduler's
+// system-call bookkeeping (the socket is non-blocking, so they never
+// block): an experiment showing what that bookkeeping costs on one core.
 //
 // Reading: -readers goroutines, each on its own SO_REUSEPORT socket (the
 // kernel spreads datagrams over them, so readers share no socket lock or
