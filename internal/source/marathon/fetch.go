@@ -1,14 +1,12 @@
 package marathon
 
 import (
+	"github.com/signpost-dns/signpost/internal/source/httpfetch"
+
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"net/url"
 	"strings"
-	"unicode/utf8"
 
 	wire "github.com/signpost-dns/signpost/internal/wire/marathon"
 )
@@ -93,7 +91,7 @@ func (f *Follower) fetchFrom(ctx context.Context, base string) (Update, error) {
 	f.setAuth(req)
 	resp, err := f.client.Do(req)
 	if err != nil {
-		return Update{}, f.requestErr(ctx, req.URL.String(), err)
+		return Update{}, httpfetch.RequestErr(ctx, req.URL.String(), err, f.cfg.Timeout)
 	}
 	defer resp.Body.Close()
 	from := baseOf(resp.Request.URL, appsSuffix)
@@ -102,78 +100,15 @@ func (f *Follower) fetchFrom(ctx context.Context, base string) (Update, error) {
 		via = " (from " + from + ")"
 	}
 	if resp.StatusCode != http.StatusOK {
-		return Update{}, fmt.Errorf("HTTP %s%s%s", resp.Status, via, bodySnippet(resp.Body))
+		return Update{}, fmt.Errorf("HTTP %s%s%s", resp.Status, via, httpfetch.BodySnippet(resp.Body))
 	}
-	data, err := readBody(resp.Body, resp.ContentLength, f.cfg.MaxBodyBytes)
+	data, err := httpfetch.ReadBody(resp.Body, resp.ContentLength, f.cfg.MaxBodyBytes, "apps document", "apps")
 	if err != nil {
-		return Update{}, fmt.Errorf("%w%s", f.requestErr(ctx, "", err), via)
+		return Update{}, fmt.Errorf("%w%s", httpfetch.RequestErr(ctx, "", err, f.cfg.Timeout), via)
 	}
 	st, skipped, err := wire.DecodeApps(data)
 	if err != nil {
 		return Update{}, fmt.Errorf("%w%s", err, via)
 	}
 	return Update{State: st, From: from, Fetched: f.cfg.Now(), Skipped: skipped}, nil
-}
-
-// requestErr makes a client error readable: a timeout names the limit, and
-// the URL is repeated only when it is not the one asked for (a redirect).
-func (f *Follower) requestErr(ctx context.Context, u string, err error) error {
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return fmt.Errorf("no complete answer within %v (Timeout): %w", f.cfg.Timeout, context.DeadlineExceeded)
-	}
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		if ue.URL == u {
-			return ue.Err
-		}
-		return fmt.Errorf("%s %s: %w", ue.Op, ue.URL, ue.Err)
-	}
-	return err
-}
-
-// readBody reads at most limit bytes; with a known length it allocates once,
-// since a cluster's apps can be hundreds of MiB.
-func readBody(r io.Reader, n, limit int64) ([]byte, error) {
-	if n > limit {
-		return nil, fmt.Errorf("apps document is %d bytes, more than the %d allowed (MaxBodyBytes)", n, limit)
-	}
-	if n >= 0 {
-		data := make([]byte, n)
-		if _, err := io.ReadFull(r, data); err != nil {
-			return nil, fmt.Errorf("reading apps: %w", err)
-		}
-		return data, nil
-	}
-	data, err := io.ReadAll(io.LimitReader(r, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading apps: %w", err)
-	}
-	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("apps document is more than the %d bytes allowed (MaxBodyBytes)", limit)
-	}
-	return data, nil
-}
-
-// bodySnippet quotes the start of an error page on one line (Marathon says
-// why: "Could not determine the current leader").
-func bodySnippet(r io.Reader) string {
-	buf := make([]byte, 512)
-	n, _ := io.ReadFull(r, buf)
-	// Drain a little more so that the connection can be reused.
-	io.CopyN(io.Discard, r, 64<<10)
-	return quote(buf[:n])
-}
-
-// quote renders the start of b on one line, for logs: ": \"…\"", or "" when
-// b is blank.
-func quote(b []byte) string {
-	s := strings.Join(strings.Fields(strings.ToValidUTF8(string(b), "?")), " ")
-	if s == "" {
-		return ""
-	}
-	const maxRunes = 200
-	if utf8.RuneCountInString(s) > maxRunes {
-		s = string([]rune(s)[:maxRunes]) + "…"
-	}
-	return fmt.Sprintf(": %q", s)
 }

@@ -1,6 +1,8 @@
 package marathon
 
 import (
+	"github.com/signpost-dns/signpost/internal/source/httpfetch"
+
 	"bytes"
 	"context"
 	"errors"
@@ -174,7 +176,7 @@ func (f *Follower) open(ctx context.Context, base string) (*stream, error) {
 		if timedOut.Load() {
 			return nil, fmt.Errorf("no response headers within %v (Timeout)", f.cfg.Timeout)
 		}
-		return nil, f.requestErr(ctx, req.URL.String(), err)
+		return nil, httpfetch.RequestErr(ctx, req.URL.String(), err, f.cfg.Timeout)
 	}
 	from := baseOf(resp.Request.URL, eventsSuffix)
 	via := ""
@@ -192,12 +194,12 @@ func (f *Follower) open(ctx context.Context, base string) (*stream, error) {
 	if resp.StatusCode != http.StatusOK {
 		// 405: the Accept header was rewritten on the way; 502/503: a
 		// standby that knows no leader.
-		return fail(fmt.Errorf("HTTP %s%s%s", resp.Status, via, bodySnippet(resp.Body)))
+		return fail(fmt.Errorf("HTTP %s%s%s", resp.Status, via, httpfetch.BodySnippet(resp.Body)))
 	}
 	if mt, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type")); err != nil || mt != "text/event-stream" {
 		// A login page or a proxy's error page with status 200.
 		return fail(fmt.Errorf("Content-Type %q is not text/event-stream%s%s",
-			resp.Header.Get("Content-Type"), via, bodySnippet(resp.Body)))
+			resp.Header.Get("Content-Type"), via, httpfetch.BodySnippet(resp.Body)))
 	}
 	s := &stream{body: resp.Body, base: from, cancel: cancel}
 	s.idle = time.AfterFunc(f.cfg.IdleTimeout, func() {
@@ -252,7 +254,7 @@ func (f *Follower) handle(ev sse.Event) {
 		f.status.MalformedEvents++
 		f.mu.Unlock()
 		log.Warn("malformed Marathon event; refetching anyway", "type", ev.Type, "err", err,
-			"data", quote(ev.Data))
+			"data", httpfetch.Quote(ev.Data))
 		f.request(ReasonEventPrefix+typ, f.cfg.Coalesce)
 		return
 	}

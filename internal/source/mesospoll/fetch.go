@@ -1,16 +1,15 @@
 package mesospoll
 
 import (
+	"github.com/signpost-dns/signpost/internal/source/httpfetch"
+
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/signpost-dns/signpost/internal/cluster"
 	"github.com/signpost-dns/signpost/internal/wire/mesosstate"
@@ -140,7 +139,7 @@ func (p *Poller) fetchFrom(ctx context.Context, addr string) (result, error) {
 	p.setHeaders(req)
 	resp, err := p.client.Do(req)
 	if err != nil {
-		return result{}, p.requestErr(ctx, u, err)
+		return result{}, httpfetch.RequestErr(ctx, u, err, p.cfg.Timeout)
 	}
 	defer resp.Body.Close()
 	final := resp.Request.URL
@@ -150,11 +149,11 @@ func (p *Poller) fetchFrom(ctx context.Context, addr string) (result, error) {
 		via = " (redirected to " + from + ")"
 	}
 	if resp.StatusCode != http.StatusOK {
-		return result{}, fmt.Errorf("HTTP %s%s%s", resp.Status, via, bodySnippet(resp.Body))
+		return result{}, fmt.Errorf("HTTP %s%s%s", resp.Status, via, httpfetch.BodySnippet(resp.Body))
 	}
-	data, err := readBody(resp.Body, resp.ContentLength, p.cfg.MaxBodyBytes)
+	data, err := httpfetch.ReadBody(resp.Body, resp.ContentLength, p.cfg.MaxBodyBytes, "state", "state")
 	if err != nil {
-		return result{}, fmt.Errorf("%w%s", p.requestErr(ctx, u, err), via)
+		return result{}, fmt.Errorf("%w%s", httpfetch.RequestErr(ctx, u, err, p.cfg.Timeout), via)
 	}
 	st, skipped, err := mesosstate.Decode(data)
 	if err != nil {
@@ -191,63 +190,6 @@ func (p *Poller) checkRedirect(req *http.Request, via []*http.Request) error {
 	}
 	p.setHeaders(req)
 	return nil
-}
-
-// requestErr makes a client error readable: a timeout says which limit, and
-// the URL is only repeated when it is not the one asked for (a redirect).
-func (p *Poller) requestErr(ctx context.Context, u string, err error) error {
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return fmt.Errorf("no complete answer within %v (Timeout): %w", p.cfg.Timeout, context.DeadlineExceeded)
-	}
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		if ue.URL == u {
-			return ue.Err
-		}
-		return fmt.Errorf("%s %s: %w", ue.Op, ue.URL, ue.Err)
-	}
-	return err
-}
-
-// readBody reads at most limit bytes. With a known length it allocates once:
-// a state can be hundreds of MiB, and growing a buffer would double that.
-func readBody(r io.Reader, n, limit int64) ([]byte, error) {
-	if n > limit {
-		return nil, fmt.Errorf("state is %d bytes, more than the %d allowed (MaxBodyBytes)", n, limit)
-	}
-	if n >= 0 {
-		data := make([]byte, n)
-		if _, err := io.ReadFull(r, data); err != nil {
-			return nil, fmt.Errorf("reading state: %w", err)
-		}
-		return data, nil
-	}
-	data, err := io.ReadAll(io.LimitReader(r, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading state: %w", err)
-	}
-	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("state is more than the %d bytes allowed (MaxBodyBytes)", limit)
-	}
-	return data, nil
-}
-
-// bodySnippet quotes the start of an error page (Mesos says why: "No leader
-// elected"), on one line.
-func bodySnippet(r io.Reader) string {
-	buf := make([]byte, 512)
-	n, _ := io.ReadFull(r, buf)
-	// Drain a little more so that the connection can be reused.
-	io.CopyN(io.Discard, r, 64<<10)
-	s := strings.Join(strings.Fields(strings.ToValidUTF8(string(buf[:n]), "?")), " ")
-	if s == "" {
-		return ""
-	}
-	const maxRunes = 200
-	if utf8.RuneCountInString(s) > maxRunes {
-		s = string([]rune(s)[:maxRunes]) + "…"
-	}
-	return fmt.Sprintf(": %q", s)
 }
 
 // hostPort is u's host:port, with the scheme's default port if u has none.

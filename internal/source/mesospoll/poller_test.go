@@ -353,17 +353,6 @@ func TestBodyLimit(t *testing.T) {
 	}
 }
 
-// TestReadBodyUnknownLength covers the chunked (or gzip) path, where the
-// length is only known at the end.
-func TestReadBodyUnknownLength(t *testing.T) {
-	if _, err := readBody(strings.NewReader(strings.Repeat("x", 101)), -1, 100); err == nil || !strings.Contains(err.Error(), "MaxBodyBytes") {
-		t.Errorf("101 bytes, limit 100: %v", err)
-	}
-	if b, err := readBody(strings.NewReader(strings.Repeat("x", 100)), -1, 100); err != nil || len(b) != 100 {
-		t.Errorf("100 bytes, limit 100: %d, %v", len(b), err)
-	}
-}
-
 // TestRedirectLoop: a master that keeps redirecting is given up on.
 func TestRedirectLoop(t *testing.T) {
 	leakCheck(t)
