@@ -30,6 +30,13 @@
 //     the damage of an event lost in Marathon itself;
 //   - Refetch, for SIGHUP and /_mlb_signal/hup (Reason "signal").
 //
+// Events that describe their whole change — a task's status, a health
+// verdict, a new app definition, a deleted app — are also applied to the last
+// snapshot at once and sent as an Update of their own (Reason
+// ReasonAppliedPrefix…), so that a route follows a task in well under a fetch
+// of the whole cluster; the coalesced refetch still follows and corrects
+// anything an event did not say (see patch.go).
+//
 // A failed fetch is retried with backoff until one succeeds, under the
 // same Reason. Nothing is sent while Marathon is away: the consumer keeps
 // its last snapshot. An empty snapshot is sent only when Marathon itself
@@ -89,6 +96,7 @@ import (
 	"time"
 
 	"github.com/signpost-dns/signpost/internal/cluster"
+	wire "github.com/signpost-dns/signpost/internal/wire/marathon"
 )
 
 // Reasons an Update was fetched. An event-triggered fetch has
@@ -100,6 +108,10 @@ const (
 	ReasonSignal      = "signal"
 	ReasonPeriodic    = "periodic"
 	ReasonEventPrefix = "event: "
+	// ReasonAppliedPrefix marks a snapshot made by applying events to the
+	// last one without a fetch ("applied: status_update_event"); see
+	// patch.go for which events and why that is safe.
+	ReasonAppliedPrefix = "applied: "
 )
 
 // Update is one snapshot of Marathon's apps.
@@ -113,7 +125,9 @@ type Update struct {
 	// Fetched is when the document arrived (Config.Now).
 	Fetched time.Time
 	// Reason is why it was fetched: ReasonInitial, ReasonReconnect,
-	// ReasonSignal, ReasonPeriodic or ReasonEventPrefix+eventType
+	// ReasonSignal, ReasonPeriodic or ReasonEventPrefix+eventType, or
+	// ReasonAppliedPrefix+eventType when events were applied to the last
+	// snapshot without a fetch
 	// ("event: malformed" for an undecodable event without a type). When
 	// several causes fell into one fetch, the most telling one is given:
 	// initial, then reconnect, then signal, then the first event.
@@ -148,6 +162,9 @@ type Status struct {
 	Events uint64
 	// MalformedEvents counts events that did not decode.
 	MalformedEvents uint64
+	// AppliedEvents counts events applied to the last snapshot without a
+	// fetch (each is still followed by a coalesced refetch).
+	AppliedEvents uint64
 	// Fetches counts good /v2/apps documents (one per Update), FetchErrors
 	// rounds of fetching in which no URL gave one.
 	Fetches     uint64
@@ -171,6 +188,10 @@ type Follower struct {
 	wake    chan struct{}
 	pmu     sync.Mutex
 	pending pendingFetch
+	// patches are the events to apply to the next snapshot, oldest first:
+	// those not yet applied to the last one, and those that arrived during
+	// a fetch (replayed on its result).
+	patches []wire.Event
 
 	mu        sync.Mutex
 	status    Status
@@ -333,7 +354,22 @@ func (f *Follower) fetchLoop(ctx context.Context, out chan<- Update, first <-cha
 	nextResync := time.Now().Add(f.cfg.Resync)
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	var last Update // the last snapshot sent; State nil before the first
+	send := func(up Update) bool {
+		select {
+		case out <- up:
+			last = up
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
 	for {
+		if last.State != nil {
+			if up, ok := f.applyPatches(last); ok && !send(up) {
+				return
+			}
+		}
 		now := time.Now()
 		reason, due, ok, pending := f.takeDue(now)
 		if ok {
@@ -353,9 +389,13 @@ func (f *Follower) fetchLoop(ctx context.Context, out chan<- Update, first <-cha
 			up.Reason = reason
 			f.cfg.Logger.Debug("Marathon apps fetched", "reason", reason, "from", up.From,
 				"apps", len(up.State.Apps), "skipped", len(up.Skipped))
-			select {
-			case out <- up:
-			case <-ctx.Done():
+			// Events that arrived during the fetch may be newer than
+			// its answer: replay them on it.
+			if replayed, ok := f.applyPatches(up); ok {
+				replayed.Reason = reason
+				up = replayed
+			}
+			if !send(up) {
 				return
 			}
 			continue
@@ -378,6 +418,53 @@ func (f *Follower) fetchLoop(ctx context.Context, out chan<- Update, first <-cha
 		case <-timer.C:
 		}
 	}
+}
+
+// maxPatches bounds the events kept for replay while no fetch succeeds; past
+// it they are dropped, which only delays their effect to the next fetch.
+const maxPatches = 100_000
+
+// addPatch queues an event that patch can apply.
+func (f *Follower) addPatch(e wire.Event) {
+	f.pmu.Lock()
+	if len(f.patches) >= maxPatches {
+		f.patches = nil
+	}
+	f.patches = append(f.patches, e)
+	f.pmu.Unlock()
+}
+
+// applyPatches applies the queued events to up's state and reports whether
+// that changed anything. The queue is emptied either way.
+func (f *Follower) applyPatches(up Update) (Update, bool) {
+	f.pmu.Lock()
+	evs := f.patches
+	f.patches = nil
+	f.pmu.Unlock()
+	if len(evs) == 0 {
+		return up, false
+	}
+	p := newPatcher(up.State)
+	applied, first := 0, ""
+	for _, e := range evs {
+		if p.apply(e) {
+			if applied == 0 {
+				first = e.Type
+			}
+			applied++
+		}
+	}
+	f.mu.Lock()
+	f.status.AppliedEvents += uint64(applied)
+	f.mu.Unlock()
+	next := p.result()
+	if next == up.State {
+		return up, false
+	}
+	up.State = next
+	up.Fetched = f.cfg.Now()
+	up.Reason = ReasonAppliedPrefix + first
+	return up, true
 }
 
 func (f *Follower) newBackoff() *backoff {

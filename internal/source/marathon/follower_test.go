@@ -60,7 +60,7 @@ func TestScaleUp(t *testing.T) {
 
 	do(t, http.MethodPut, s.MarathonURL+"/v2/apps/web", `{"instances":3}`, http.StatusOK)
 	u := r.next(t, "/web scaled to 3", func(u Update) bool { return runningTasks(u, "/web") == 3 })
-	if !strings.HasPrefix(u.Reason, ReasonEventPrefix) {
+	if !strings.HasPrefix(u.Reason, ReasonEventPrefix) && !strings.HasPrefix(u.Reason, ReasonAppliedPrefix) {
 		t.Errorf("Reason %q, want an event", u.Reason)
 	}
 	if st := r.f.Status(); st.Events == 0 || st.LastEvent.IsZero() {

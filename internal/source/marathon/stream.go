@@ -269,6 +269,9 @@ func (f *Follower) handle(ev sse.Event) {
 		if log.Enabled(context.Background(), slog.LevelDebug) {
 			log.Debug("Marathon event", "type", e.Type, "subject", subject(e))
 		}
+		if patchable(e) {
+			f.addPatch(e)
+		}
 		f.request(ReasonEventPrefix+e.Type, f.cfg.Coalesce)
 	}
 }
