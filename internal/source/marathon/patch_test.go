@@ -3,8 +3,8 @@ package marathon
 import (
 	"fmt"
 	"net/http"
-	"slices"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
