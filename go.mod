@@ -6,8 +6,9 @@ require (
 	github.com/go-zookeeper/zk v1.0.4
 	github.com/miekg/dns v1.1.73
 	github.com/prometheus/client_golang v1.25.0
-	golang.org/x/net v0.59.0
-	golang.org/x/sys v0.48.0
+	golang.org/x/crypto v0.59.0
+	golang.org/x/net v0.62.0
+	golang.org/x/sys v0.50.0
 )
 
 require (
