@@ -27,6 +27,11 @@ type command struct {
 	summary string
 	// setup registers flags and returns the function that runs the command.
 	setup func(fs *flag.FlagSet) func(ctx context.Context, env *env) error
+	// raw, when set instead of setup, runs a command that parses its own
+	// arguments (env.args) and makes its own logger: `lb` takes
+	// Marathon-LB's argparse command line, which Go's flag package cannot
+	// read.
+	raw func(ctx context.Context, env *env) error
 }
 
 // env is what a command may touch of the process, passed in so that tests can
@@ -40,7 +45,7 @@ type env struct {
 func commands() []command {
 	return []command{
 		{name: "dns", summary: "authoritative DNS for the cluster domain, a drop-in for Mesos-DNS", setup: setupDNS},
-		{name: "lb", summary: "load balancer following Marathon, a drop-in for Marathon-LB", setup: setupNotYet("lb", 4)},
+		{name: "lb", summary: "load balancer following Marathon, a drop-in for Marathon-LB", raw: runLB},
 		{name: "sim", summary: "simulated Mesos masters and Marathon (with real tasks)", setup: setupSim},
 		{name: "demo", summary: "a simulated cluster with sample apps and real tasks, and what to try", setup: setupDemo},
 		{name: "version", summary: "print the version", setup: setupVersion},
@@ -75,6 +80,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if c.name != name {
 			continue
 		}
+		if c.raw != nil {
+			e := &env{stdout: stdout, stderr: stderr, args: args[1:], logger: slog.New(slog.NewTextHandler(stderr, nil))}
+			return finish(c.name, c.raw(ctx, e), stderr)
+		}
 		fs := flag.NewFlagSet("signpost "+c.name, flag.ContinueOnError)
 		fs.SetOutput(io.Discard)
 		logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
@@ -101,18 +110,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		e := &env{stdout: stdout, stderr: stderr, args: args[1:],
 			logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))}
-		if err := runCmd(ctx, e); err != nil {
-			fmt.Fprintf(stderr, "signpost %s: %v\n", c.name, err)
-			var ue usageError
-			if errors.As(err, &ue) {
-				return exitUsage
-			}
-			return 1
-		}
-		return 0
+		return finish(c.name, runCmd(ctx, e), stderr)
 	}
 	fmt.Fprintf(stderr, "signpost: unknown command %q (see 'signpost help')\n", name)
 	return exitUsage
+}
+
+// finish reports a command's error in one line and returns the exit status.
+func finish(name string, err error, stderr io.Writer) int {
+	if err == nil {
+		return 0
+	}
+	fmt.Fprintf(stderr, "signpost %s: %v\n", name, err)
+	var ue usageError
+	if errors.As(err, &ue) {
+		return exitUsage
+	}
+	return 1
 }
 
 // usageError marks errors in what the user asked for (flags, files), which
@@ -141,14 +155,6 @@ func capitalize(s string) string {
 		return s
 	}
 	return strings.ToUpper(s[:1]) + s[1:]
-}
-
-func setupNotYet(name string, issue int) func(fs *flag.FlagSet) func(context.Context, *env) error {
-	return func(fs *flag.FlagSet) func(context.Context, *env) error {
-		return func(ctx context.Context, e *env) error {
-			return usagef("not available yet: 'signpost %s' is being built (issue #%d)", name, issue)
-		}
-	}
 }
 
 func setupVersion(fs *flag.FlagSet) func(context.Context, *env) error {

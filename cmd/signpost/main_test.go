@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -46,7 +47,19 @@ func TestBadInputExitsTwoWithOneLine(t *testing.T) {
 		{[]string{"dns", "-config", "/nonexistent.json"}, "-config:"},
 		{[]string{"dns", "-config", badDNS}, `config key "port"`},
 		{[]string{"dns", "-config", badSources}, `config key "IPSources"`},
-		{[]string{"lb"}, "not available yet"},
+		{[]string{"lb"}, "argument --group is required"},
+		{[]string{"lb", "--group", "x", "--bogus"}, `unrecognized argument "--bogus"`},
+		{[]string{"lb", "--group", "x", "-log-level", "debug"}, `unrecognized argument "-log-level" (did you mean --log-level?)`},
+		{[]string{"lb", "--group", "x", "--log-level", "loud"}, `argument --log-level: "loud" is not one of`},
+		{[]string{"lb", "--group", "x", "--min-serv-port-ip-per-task", "0"}, "either specify both"},
+		{[]string{"lb", "--group", "x", "--http-addr", "localhost:80"}, `--http-addr: "localhost:80": the host must be an IP address`},
+		{[]string{"lb", "--group", "x", "--admin-addr", "9090"}, "--admin-addr: address 9090: missing port"},
+		{[]string{"lb", "--group", "x", "--drain-timeout=-5s"}, `argument --drain-timeout: "-5s": must be positive`},
+		{[]string{"lb", "--group", "x", "--drain-timeout", "soon"}, `argument --drain-timeout: "soon" is not a duration`},
+		{[]string{"lb", "--group", "x", "--auth-credentials", "nocolon"}, "argument --auth-credentials:"},
+		{[]string{"lb", "--group", "x", "--marathon-ca-cert", filepath.Join(dir, "missing-ca.pem")}, "missing-ca.pem"},
+		{[]string{"lb", "--group", "x", "--dcos-auth-credentials", "{}"}, "DC/OS service-account authentication is not supported"},
+		{[]string{"lb", "--group", "x", "-m", "ftp://m:8080"}, "ftp://m:8080"},
 	}
 	for _, c := range cases {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
@@ -83,6 +96,17 @@ func TestHelpListsEveryFlagWithDefault(t *testing.T) {
 			t.Errorf("sim -h lacks %q:\n%s", want, out)
 		}
 	}
+	for _, args := range [][]string{{"help", "lb"}, {"lb", "-h"}, {"lb", "--longhelp"}, {"lb", "--group", "x", "--help"}} {
+		code, out, _ := runArgs(t, args...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d", args, code)
+		}
+		for _, want := range []string{"--marathon, -m URL", "--group GROUP", "--http-addr ADDR", "(default :80)", "--drain-timeout", "(default 30s)", "--dont-bind-http-https", "SIGHUP"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("%v lacks %q:\n%s", args, want, out)
+			}
+		}
+	}
 	code, out2, _ := runArgs(t, "help", "demo")
 	if code != 0 || !strings.Contains(out2, "-once") {
 		t.Errorf("help demo: exit %d, output %q", code, out2)
@@ -99,7 +123,8 @@ func TestVersion(t *testing.T) {
 // TestDemoOnce runs the demo as a user would and checks that every sample
 // task answered over a real socket.
 func TestDemoOnce(t *testing.T) {
-	code, out, stderr := runArgs(t, "demo", "-once", "-mesos-addr", "127.0.0.1:0", "-marathon-addr", "127.0.0.1:0", "-control-addr", "127.0.0.1:0", "-dns-addr", "127.0.0.1:0", "-dns-http-addr", "127.0.0.1:0", "-log-level", "warn")
+	code, out, stderr := runArgs(t, "demo", "-once", "-mesos-addr", "127.0.0.1:0", "-marathon-addr", "127.0.0.1:0", "-control-addr", "127.0.0.1:0", "-dns-addr", "127.0.0.1:0", "-dns-http-addr", "127.0.0.1:0",
+		"-lb-http-addr", "127.0.0.1:0", "-lb-appid-addr", "127.0.0.1:0", "-lb-admin-addr", "127.0.0.1:0", "-log-level", "warn")
 	if code != 0 {
 		t.Fatalf("demo: exit %d\n%s\n%s", code, out, stderr)
 	}
@@ -111,7 +136,13 @@ func TestDemoOnce(t *testing.T) {
 			t.Errorf("demo output lacks %q:\n%s", want, out)
 		}
 	}
-	if got := strings.Count(out, "200 {"); got != 5 {
-		t.Errorf("%d HTTP tasks answered, want 5 (3 web + 2 api):\n%s", got, out)
+	if got := strings.Count(out, "200 {"); got != 5+3 {
+		t.Errorf("%d HTTP answers, want 8 (3 web + 2 api tasks directly, 3 through signpost lb):\n%s", got, out)
+	}
+	for _, w := range [][2]string{{"Host: web.example.com", `200 {"taskId":"web.`}, {"Host: shop.example.com, /api", `200 {"taskId":"shop_api.`},
+		{"Host: shop.example.com, /", "503 "}, {"service port 10000", `200 {"taskId":"web.`}} {
+		if want := fmt.Sprintf("  %-30s %s", w[0], w[1]); !strings.Contains(out, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, out)
+		}
 	}
 }

@@ -23,13 +23,10 @@ func parseBasic(v []byte) (user, pass string, ok bool) {
 	return
 }
 
-// checkUserlist reports whether user/pass is valid for ul.
-//
-// Verified schemes: "insecure-password" (clear text), SHA-256 crypt ("$5$")
-// and SHA-512 crypt ("$6$") — the latter is what Marathon-LB's AUTH label
-// documents (mkpasswd -m sha-512). MD5 crypt ("$1$"), bcrypt and DES crypt
-// are not implemented and never match, so such users are refused (a 401,
-// never an unchecked pass).
+// checkUserlist reports whether user/pass is valid for ul: "insecure-password"
+// users compare the clear text; every other password is a crypt(3) hash
+// checked by verifyCrypt (see crypt.go for the schemes; one it cannot
+// verify never matches, so such users get a 401, never an unchecked pass).
 func checkUserlist(ul *routes.Userlist, user, pass string) bool {
 	if ul == nil {
 		return false

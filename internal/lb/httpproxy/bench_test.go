@@ -224,7 +224,7 @@ func TestHelperProxyProcess(t *testing.T) {
 	}
 	switch os.Getenv("HTTPPROXY_HELPER_KIND") {
 	case "httpproxy":
-		p, err := New(Options{HTTPListener: ln, AppIDAddr: "-", MaxIdlePerServer: 256})
+		p, err := New(Options{HTTPListener: ln, HTTPSAddr: "-", AppIDAddr: "-", MaxIdlePerServer: 256})
 		if err != nil {
 			t.Fatal(err)
 		}

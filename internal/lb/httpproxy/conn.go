@@ -2,12 +2,14 @@ package httpproxy
 
 import (
 	"bufio"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
 	"net/netip"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,11 +28,18 @@ const (
 // clientConn is one accepted connection and everything reused across its
 // requests.
 type clientConn struct {
-	p     *Proxy
-	nc    net.Conn
+	p  *Proxy
+	nc net.Conn // a *tls.Conn on TLS listeners
+	// raw is the accepted connection. Other goroutines (Close, service
+	// retirement) cut the client through it: closing a tls.Conn would try
+	// to send close_notify, which can block.
+	raw   net.Conn
 	br    *bufio.Reader
 	bw    *bufio.Writer
 	kind  frontendKind
+	svc   *svcFrontend // frontService only
+	tls   bool
+	sni   string // TLS server name, lower-case
 	ip    netip.Addr
 	ipStr string // X-Forwarded-For value
 	port  string // X-Forwarded-Port value: the port the client connected to
@@ -49,10 +58,10 @@ var clientBufPool = sync.Pool{New: func() any {
 
 func newClientConn(p *Proxy, nc net.Conn, l listener) *clientConn {
 	c := clientBufPool.Get().(*clientConn)
-	c.p, c.nc, c.kind, c.port = p, nc, l.kind, l.port
-	c.br.Reset(nc)
-	c.bw.Reset(nc)
+	c.p, c.nc, c.raw, c.kind, c.svc = p, nc, nc, l.kind, l.svc
+	c.tls, c.sni, c.port = false, "", ""
 	c.state.Store(connIdle)
+	c.ip, c.ipStr = netip.Addr{}, ""
 	if ap, err := netip.ParseAddrPort(nc.RemoteAddr().String()); err == nil {
 		c.ip = ap.Addr().Unmap()
 		c.ipStr = c.ip.String()
@@ -61,6 +70,14 @@ func newClientConn(p *Proxy, nc net.Conn, l listener) *clientConn {
 		c.port = strconv.Itoa(int(ap.Port()))
 	}
 	return c
+}
+
+// release returns a connection that was never served to the pool.
+func (c *clientConn) release() {
+	c.br.Reset(nil)
+	c.bw.Reset(nil)
+	c.p, c.nc, c.raw, c.svc = nil, nil, nil, nil
+	clientBufPool.Put(c)
 }
 
 func (c *clientConn) setUp(nc net.Conn) {
@@ -77,19 +94,47 @@ func (c *clientConn) closeUpstream() {
 	c.upMu.Unlock()
 }
 
+// startTLS wraps the connection in TLS when its listener terminates TLS
+// and runs the handshake, bounded by RequestTimeout. It reports false when
+// the connection is to be closed.
+func (c *clientConn) startTLS() bool {
+	var cfg *tls.Config
+	switch c.kind {
+	case frontHTTPS:
+		cfg = c.p.httpsTLS
+	case frontService:
+		if g := c.svc.gen.Load(); g != nil && g.tls {
+			cfg = c.svc.tlsCfg
+		}
+	}
+	if cfg == nil {
+		return true
+	}
+	tc := tls.Server(c.nc, cfg)
+	c.nc, c.tls = tc, true
+	tc.SetDeadline(time.Now().Add(c.p.opts.RequestTimeout))
+	if err := tc.Handshake(); err != nil {
+		c.p.log.Debug("TLS handshake failed", "client", c.ipStr, "local", c.port, "err", err)
+		return false
+	}
+	tc.SetDeadline(time.Time{})
+	c.sni = strings.ToLower(strings.TrimSuffix(tc.ConnectionState().ServerName, "."))
+	return true
+}
+
 func (c *clientConn) serve() {
 	p := c.p
 	defer func() {
 		c.nc.Close()
-		p.mu.Lock()
-		delete(p.conns, c)
-		p.mu.Unlock()
-		c.br.Reset(nil)
-		c.bw.Reset(nil)
-		c.p, c.nc = nil, nil
-		clientBufPool.Put(c)
+		p.connDone(c)
+		c.release()
 		p.connWG.Done()
 	}()
+	if !c.startTLS() {
+		return
+	}
+	c.br.Reset(c.nc)
+	c.bw.Reset(c.nc)
 	for {
 		c.nc.SetReadDeadline(time.Now().Add(p.opts.KeepAliveTimeout))
 		if _, err := c.br.Peek(1); err != nil {
@@ -109,7 +154,7 @@ func (c *clientConn) serve() {
 		}
 		keep := c.handle()
 		c.state.Store(connIdle)
-		if !keep || p.closing.Load() {
+		if !keep || p.closing.Load() || (c.svc != nil && c.svc.retiringFlag.Load()) {
 			return
 		}
 	}
@@ -164,17 +209,29 @@ func (c *clientConn) local(code int, extra, body string, keep bool) bool {
 func unsafeString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
 func (c *clientConn) handle() bool {
-	p, r := c.p, &c.req
 	start := time.Now()
-	st := p.state.Load()
-	var b *routes.Backend
-	switch c.kind {
-	case frontHTTP:
-		f := st.t.HTTP
-		if f == nil {
-			p.stats.noRoute.Add(1)
+	keep, stale := c.route(start)
+	if stale {
+		// An Apply removed the servers of the generation this request
+		// was routed with: route it again with the new one.
+		if keep, stale = c.route(start); stale {
+			c.p.stats.noServer.Add(1)
 			return c.local(503, "", body503, true)
 		}
+	}
+	return keep
+}
+
+// route routes the request and forwards it. stale reports that nothing
+// was sent because the chosen backend had no usable server and some of
+// its servers were removed by an Apply meanwhile.
+func (c *clientConn) route(start time.Time) (keep, stale bool) {
+	p, r := c.p, &c.req
+	st := p.state.Load()
+	var b *routes.Backend
+	var bs *backendState
+	switch c.kind {
+	case frontHTTP, frontHTTPS:
 		host, path := r.routeHostPath()
 		var authz routes.Authorizer
 		if r.auth.ok() {
@@ -182,19 +239,26 @@ func (c *clientConn) handle() bool {
 				authz = func(u *routes.Userlist) bool { return checkUserlist(u, user, pass) }
 			}
 		}
-		d := f.Route(unsafeString(host), unsafeString(path), authz)
+		var d routes.Decision
+		if c.kind == frontHTTP && st.t.HTTP != nil {
+			d = st.t.HTTP.Route(unsafeString(host), unsafeString(path), authz)
+		} else if c.kind == frontHTTPS && st.t.HTTPS != nil {
+			// HAProxy routes the TLS frontend by SNI (ssl_fc_sni), not
+			// by the Host header.
+			d = st.t.HTTPS.Route(c.sni, unsafeString(path), authz)
+		}
 		switch d.Action {
 		case routes.Forward:
 			b = d.Backend
 		case routes.RedirectHTTPS:
 			p.stats.redirects.Add(1)
-			return c.local(301, "Location: https://"+string(host)+string(r.targetPath())+"\r\n", "", true)
+			return c.local(301, "Location: https://"+string(host)+string(r.targetPath())+"\r\n", "", true), false
 		case routes.Challenge:
 			p.stats.challenges.Add(1)
-			return c.local(401, "WWW-Authenticate: Basic realm=\""+d.Realm+"\"\r\n", body401, true)
+			return c.local(401, "WWW-Authenticate: Basic realm=\""+d.Realm+"\"\r\n", body401, true), false
 		default:
 			p.stats.noRoute.Add(1)
-			return c.local(503, "", body503, true)
+			return c.local(503, "", body503, true), false
 		}
 	case frontAppID:
 		if st.t.AppID != nil && r.appID.ok() {
@@ -202,23 +266,29 @@ func (c *clientConn) handle() bool {
 		}
 		if b == nil {
 			p.stats.noRoute.Add(1)
-			return c.local(503, "", body503, true)
+			return c.local(503, "", body503, true), false
+		}
+	case frontService:
+		if g := c.svc.gen.Load(); g != nil && g.bs != nil {
+			bs, b = g.bs, g.bs.b
 		}
 	}
-	bs := st.backends[b]
+	if bs == nil && b != nil {
+		bs = st.backends[b]
+	}
 	if bs == nil {
 		p.stats.noRoute.Add(1)
-		return c.local(503, "", body503, true)
+		return c.local(503, "", body503, true), false
 	}
 	if !allowed(b, c.ip) {
 		p.stats.forbidden.Add(1)
-		return c.local(403, "", body403, true)
+		return c.local(403, "", body403, true), false
 	}
 	if h := b.HTTP; h != nil && h.RootRedirect != nil {
 		host, path := r.routeHostPath()
 		if rootRedirects(h.RootRedirect, host, path) {
 			p.stats.redirects.Add(1)
-			return c.local(301, "Location: "+h.RootRedirect.Location+"\r\n", "", true)
+			return c.local(301, "Location: "+h.RootRedirect.Location+"\r\n", "", true), false
 		}
 	}
 	return c.forward(bs, start)
@@ -273,18 +343,37 @@ func (r *request) targetPath() []byte {
 
 // forward sends the request to a server of bs and relays the response. It
 // reports whether the client connection may serve another request.
-func (c *clientConn) forward(bs *backendState, start time.Time) bool {
+func (c *clientConn) forward(bs *backendState, start time.Time) (keep, stale bool) {
 	p, r := c.p, &c.req
 	var tried uint64
 	var s *serverState
 	var u *upConn
 	reused := false
+	// A sticky client goes to the server its cookie names while that
+	// server is in the table and up; else the balance algorithm decides.
+	want := -1
+	if bs.byCookie != nil {
+		if v, ok := r.cookie(routes.StickyCookie); ok {
+			if i, ok := bs.byCookie[unsafeString(v)]; ok && bs.stickyUsable(i) {
+				want = i
+			}
+		}
+	}
+	h, hashed := uint32(0), false
+	if bs.alg >= algSource && bs.alg != algFirst {
+		h, hashed = bs.requestHash(c)
+	}
+	idx := -1
 	// Connection failures move on to the next server; nothing has been
 	// written anywhere yet, so this is always safe.
 	for range p.opts.Retries + 1 {
-		if s = bs.pick(&tried); s == nil {
+		if want >= 0 && tried == 0 && idx < 0 {
+			idx = want
+			markTried(&tried, idx)
+		} else if idx = bs.pick(&tried, h, hashed); idx < 0 {
 			break
 		}
+		s = bs.servers[idx]
 		if u = s.get(p.opts.IdleConnTimeout); u != nil {
 			reused = true
 			break
@@ -297,8 +386,17 @@ func (c *clientConn) forward(bs *backendState, start time.Time) bool {
 		s.connectErrors.Add(1)
 	}
 	if u == nil {
+		if tried == 0 && bs.anyRemoved() {
+			return false, true
+		}
 		p.stats.noServer.Add(1)
-		return c.local(503, "", body503, true)
+		return c.local(503, "", body503, true), false
+	}
+	// The cookie is inserted unless the client already holds the one of
+	// the server that serves it ("insert indirect").
+	var setCookie string
+	if bs.byCookie != nil && idx != want {
+		setCookie = bs.rs[idx].Cookie
 	}
 	s.active.Add(1)
 	s.requests.Add(1)
@@ -317,7 +415,7 @@ func (c *clientConn) forward(bs *backendState, start time.Time) bool {
 		if c.bw.Flush() != nil {
 			u.discard()
 			s.clientAborts.Add(1)
-			return false
+			return false, false
 		}
 		sentContinue = true
 	}
@@ -327,7 +425,7 @@ func (c *clientConn) forward(bs *backendState, start time.Time) bool {
 	for {
 		c.resp.raw = c.resp.raw[:0]
 		body = nil
-		err = c.writeHead(u)
+		err = c.writeHead(u, bs)
 		if err == nil && r.hasBody() {
 			// The body is sent concurrently with reading the response:
 			// a server may answer (or echo) before it has read the whole
@@ -350,7 +448,7 @@ func (c *clientConn) forward(bs *backendState, start time.Time) bool {
 				if errors.Is(res.err, errMalformed) {
 					c.local(400, "", body400, false)
 				}
-				return false
+				return false, false
 			}
 		}
 		u.discard()
@@ -368,13 +466,13 @@ func (c *clientConn) forward(bs *backendState, start time.Time) bool {
 			}
 			s.connectErrors.Add(1)
 			p.stats.noServer.Add(1)
-			return c.local(503, "", body503, false)
+			return c.local(503, "", body503, false), false
 		}
 		s.serverErrors.Add(1)
 		if isTimeout(err) {
-			return c.local(504, "", body504, false)
+			return c.local(504, "", body504, false), false
 		}
-		return c.local(502, "", body502, false)
+		return c.local(502, "", body502, false), false
 	}
 
 	rs := &c.resp
@@ -383,16 +481,25 @@ func (c *clientConn) forward(bs *backendState, start time.Time) bool {
 			u.nc.Close()
 			<-body
 			u.discard()
-			return false
+			return false, false
 		}
-		return c.tunnel(u, s, start)
+		return c.tunnel(u, s, start), false
 	}
 	keepClient := r.wantsKeepAlive() && !rs.close && !rs.tillEOF && !p.closing.Load()
 	keepServer := r.wantsKeepAlive() && !rs.close && !rs.tillEOF && rs.minor == 1
 	w := c.bw
-	w.Write(rs.raw[:rs.hdrEnd])
+	if (bs.b.HTTP == nil || bs.b.HTTP.RevProxyPath == "" || !rs.location.ok()) && (bs.byCookie == nil || len(rs.setCookies) == 0) {
+		w.Write(rs.raw[:rs.hdrEnd])
+	} else {
+		writeEditedResponseHead(w, rs, bs)
+	}
 	if bs.b.HTTP != nil && bs.b.HTTP.HSTS {
 		w.WriteString("Strict-Transport-Security: max-age=15768000\r\n")
+	}
+	if setCookie != "" {
+		w.WriteString("Set-Cookie: " + routes.StickyCookie + "=")
+		w.WriteString(setCookie)
+		w.WriteString("; path=/\r\nCache-Control: private\r\n")
 	}
 	if keepClient && r.minor == 0 && !rs.keepTok {
 		w.WriteString("Connection: keep-alive\r\n")
@@ -428,7 +535,7 @@ func (c *clientConn) forward(bs *backendState, start time.Time) bool {
 		} else {
 			s.clientAborts.Add(1)
 		}
-		return false
+		return false, false
 	}
 	s.latencySum.Add(int64(time.Since(start)))
 	s.latencyCount.Add(1)
@@ -438,7 +545,7 @@ func (c *clientConn) forward(bs *backendState, start time.Time) bool {
 	} else {
 		u.discard()
 	}
-	return keepClient
+	return keepClient, false
 }
 
 type bodyResult struct {
@@ -471,21 +578,32 @@ func isTimeout(err error) bool { return errors.Is(err, os.ErrDeadlineExceeded) }
 // writeHead writes the request head with the X-Forwarded-* headers set the
 // way Marathon-LB's HAProxy sets them ("option forwardfor" appends a new
 // X-Forwarded-For line; X-Forwarded-Port is replaced by the port the client
-// connected to; X-Forwarded-Proto is added only on TLS, so on this plain
-// frontend a client's own value passes through). Every other header byte is
+// connected to; "X-Forwarded-Proto: https" is added on TLS connections, so
+// on plain frontends a client's own value passes through), and the edits
+// of the backend's options: PROXYPASS strips the path prefix and sets
+// Host, a sticky backend removes its cookie. Every other header byte is
 // forwarded as received. Without a body the head is flushed at once.
-func (c *clientConn) writeHead(u *upConn) error {
+func (c *clientConn) writeHead(u *upConn, bs *backendState) error {
 	r, w := &c.req, u.bw
-	pos := 0
-	for _, sk := range r.skip {
-		w.Write(r.raw[pos:sk.s])
-		pos = int(sk.e)
+	ho := bs.b.HTTP
+	if (ho == nil || (ho.ProxyPassPath == "" && ho.ProxyPassHost == "")) && (bs.byCookie == nil || len(r.cookies) == 0) {
+		// The common case: no edits.
+		pos := 0
+		for _, sk := range r.skip {
+			w.Write(r.raw[pos:sk.s])
+			pos = int(sk.e)
+		}
+		w.Write(r.raw[pos:r.hdrEnd])
+	} else {
+		c.writeEditedHead(w, bs)
 	}
-	w.Write(r.raw[pos:r.hdrEnd])
 	w.WriteString("X-Forwarded-For: ")
 	w.WriteString(c.ipStr)
 	w.WriteString("\r\nX-Forwarded-Port: ")
 	w.WriteString(c.port)
+	if c.tls {
+		w.WriteString("\r\nX-Forwarded-Proto: https")
+	}
 	_, err := w.WriteString("\r\n\r\n")
 	if err == nil && !r.hasBody() {
 		err = w.Flush()

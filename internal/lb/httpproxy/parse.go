@@ -32,10 +32,14 @@ type request struct {
 	target   span
 	minor    byte // HTTP/1.<minor>
 	host     span
+	hostLine span // the whole Host line, for a backend that replaces Host
 	appID    span
 	auth     span
 	skip     []span // header lines not forwarded (X-Forwarded-Port, which is set)
-	clen     int64  // -1 when absent
+	// cookies are the Cookie header lines (whole line, value), which a
+	// sticky backend rewrites to remove its own cookie.
+	cookies  []cookieLine
+	clen     int64 // -1 when absent
 	chunked  bool
 	close    bool // "Connection: close"
 	keepTok  bool // "Connection: keep-alive"
@@ -44,8 +48,10 @@ type request struct {
 	expect   bool // "Expect: 100-continue"
 }
 
+type cookieLine struct{ line, value span }
+
 func (r *request) reset() {
-	*r = request{raw: r.raw[:0], skip: r.skip[:0], clen: -1}
+	*r = request{raw: r.raw[:0], skip: r.skip[:0], cookies: r.cookies[:0], clen: -1}
 }
 
 func (r *request) str(s span) string { return string(r.raw[s.s:s.e]) }
@@ -80,6 +86,12 @@ type response struct {
 	keepTok bool
 	// tillEOF: the body is delimited by the end of the connection.
 	tillEOF bool
+	// location is the Location header line (whole line) and its value,
+	// for RevProxy rewriting.
+	location, locValue span
+	// setCookies are the Set-Cookie lines (whole line, value): a sticky
+	// backend removes those that set its own cookie.
+	setCookies []cookieLine
 }
 
 // readLine appends one line (up to and including '\n') to buf, refusing to
@@ -278,9 +290,12 @@ func readRequest(br *bufio.Reader, r *request, limit int) error {
 					return errMalformed // RFC 9112 3.2
 				}
 				r.host = vs
+				r.hostLine = span{int32(start), int32(len(r.raw))}
 			}
 		case 6:
-			if eqFold(name, "expect") && eqFold(value, "100-continue") {
+			if eqFold(name, "cookie") {
+				r.cookies = append(r.cookies, cookieLine{line: span{int32(start), int32(len(r.raw))}, value: vs})
+			} else if eqFold(name, "expect") && eqFold(value, "100-continue") {
 				r.expect = true
 			}
 		case 7:
@@ -364,7 +379,7 @@ func (r *request) routeHostPath() (host, path []byte) {
 // readResponse reads and parses one response head to a request with the
 // given method being HEAD or not.
 func readResponse(br *bufio.Reader, r *response, head bool, limit int) error {
-	*r = response{raw: r.raw[:0], clen: -1}
+	*r = response{raw: r.raw[:0], setCookies: r.setCookies[:0], clen: -1}
 	var err error
 	if r.raw, err = readLine(br, r.raw, limit); err != nil {
 		return err
@@ -404,10 +419,23 @@ func readResponse(br *bufio.Reader, r *response, head bool, limit int) error {
 			return errMalformed
 		}
 		switch {
+		case len(name) == 8 && eqFold(name, "location"):
+			r.location = span{int32(start), int32(len(r.raw))}
+			if len(value) > 0 {
+				r.locValue.s = int32(cap(r.raw) - cap(value))
+				r.locValue.e = r.locValue.s + int32(len(value))
+			}
 		case len(name) == 10 && eqFold(name, "connection"):
 			c, k, _ := connTokens(value)
 			r.close = r.close || c
 			r.keepTok = r.keepTok || k
+		case len(name) == 10 && eqFold(name, "set-cookie"):
+			var vs span
+			if len(value) > 0 {
+				vs.s = int32(cap(r.raw) - cap(value))
+				vs.e = vs.s + int32(len(value))
+			}
+			r.setCookies = append(r.setCookies, cookieLine{line: span{int32(start), int32(len(r.raw))}, value: vs})
 		case len(name) == 14 && eqFold(name, "content-length"):
 			n := parseLength(value)
 			if n < 0 || (r.clen >= 0 && r.clen != n) {

@@ -82,11 +82,16 @@ func tableOf(rules ...routes.RouteRule) *routes.Table {
 func startProxy(t testing.TB, tbl *routes.Table, opts Options) *Proxy {
 	t.Helper()
 	opts.HTTPAddr, opts.AppIDAddr = "127.0.0.1:0", "127.0.0.1:0"
+	if opts.HTTPSAddr == "" {
+		opts.HTTPSAddr = "127.0.0.1:0"
+	}
 	p, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.Apply(tbl)
+	if err := p.Apply(tbl); err != nil {
+		t.Fatal(err)
+	}
 	done := make(chan struct{})
 	go func() { p.Serve(context.Background()); close(done) }()
 	t.Cleanup(func() { p.Close(); <-done })
@@ -610,7 +615,7 @@ func TestCloseDrainsAndLeavesNoGoroutines(t *testing.T) {
 		}
 		io.WriteString(w, "ok")
 	}))
-	p, err := New(Options{HTTPAddr: "127.0.0.1:0", AppIDAddr: "127.0.0.1:0"})
+	p, err := New(Options{HTTPAddr: "127.0.0.1:0", HTTPSAddr: "-", AppIDAddr: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,7 +18,10 @@ type serverState struct {
 	backend, name, hostPort string
 	addr                    netip.AddrPort // set under Proxy.mu; read via dialAddr
 	maxIdle                 int
-	draining                atomic.Bool
+	// draining is the server's Draining flag in the current table;
+	// removed is set when it left the table (a request routed with the
+	// previous generation must not pick it any more).
+	draining, removed atomic.Bool
 
 	mu     sync.Mutex
 	idle   []*upConn // LIFO: the most recently used is the most likely alive

@@ -9,7 +9,7 @@ import (
 
 // Flags are the Marathon-LB settings that change routing, with Marathon-LB's
 // defaults (DefaultFlags). Flags that only concern HAProxy's process, the
-// Marathon connection or logging are accepted by ParseArgs and dropped.
+// Marathon connection or logging are in CommandLine.
 type Flags struct {
 	// Groups is --group (repeatable, required): a service is routed when one
 	// of its groups is listed, or when "*" is (which also takes apps without
@@ -73,6 +73,54 @@ func DefaultFlags() Flags {
 	}
 }
 
+// DefaultMarathon is Marathon-LB's --marathon default.
+const DefaultMarathon = "http://master.mesos:8080"
+
+// CommandLine is everything Marathon-LB's command line says: the routing
+// Flags, and the settings of the Marathon connection and of the process
+// that ParseArgs drops.
+type CommandLine struct {
+	Flags Flags
+	// Marathon is --marathon/-m (one or more URLs; repeated options add
+	// to the list), DefaultMarathon when not given.
+	Marathon []string
+	// SSE is --sse/-s; Dry is --dry/-d.
+	SSE, Dry bool
+	// LogLevel is --log-level as given ("" when not given).
+	LogLevel string
+	// AuthCredentials is --auth-credentials ("user:pass"), CredentialFile
+	// --marathon-auth-credential-file, CACert --marathon-ca-cert,
+	// DCOSAuthCredentials --dcos-auth-credentials.
+	AuthCredentials     string
+	CredentialFile      string
+	CACert              string
+	DCOSAuthCredentials string
+	// MaxBackoff is --max-backoff in seconds, 0 when not given.
+	MaxBackoff int
+	// Help is -h/--help or --longhelp: argparse prints help and exits as
+	// soon as it meets one, before checking anything else, and so does
+	// ParseCommandLine (the other fields are then incomplete).
+	Help bool
+	// Process lists the options given that only concern the HAProxy
+	// process Marathon-LB manages (--haproxy-config, --command,
+	// --reload-interval, ...), in long form, each once, in the order
+	// first given.
+	Process []string
+}
+
+// Option is an extra long option for ParseCommandLine, for a program that
+// accepts Marathon-LB's command line plus options of its own. An extra
+// option matches only when spelled in full ("--name" or "--name=value"),
+// so that it can never make an abbreviation of Marathon-LB's options
+// ambiguous.
+type Option struct {
+	// Name is the long form, "--http-addr".
+	Name string
+	// Bool options take no value (Set gets ""); others take exactly one.
+	Bool bool
+	Set  func(value string) error
+}
+
 type argKind uint8
 
 const (
@@ -86,61 +134,78 @@ type argSpec struct {
 	long  string
 	short string
 	kind  argKind
-	// set applies the value; nil means the flag is accepted and ignored
-	// because it does not affect routing.
-	set func(f *Flags, v string) error
+	// set applies the value; nil means the option is accepted and its
+	// value dropped.
+	set func(c *CommandLine, v string) error
+	// process marks options that only concern the HAProxy process.
+	process bool
+}
+
+func setString(p func(c *CommandLine) *string) func(*CommandLine, string) error {
+	return func(c *CommandLine, v string) error { *p(c) = v; return nil }
 }
 
 // argSpecs is marathon_lb.py's argument parser (v1.15.0, including the
 // logging and Marathon-auth arguments it adds from common.py).
 var argSpecs = []argSpec{
-	{long: "--longhelp", kind: argBool},
-	{long: "--marathon", short: "-m", kind: argList},
-	{long: "--haproxy-config", kind: argString},
-	{long: "--group", kind: argString, set: func(f *Flags, v string) error {
-		f.Groups = append(f.Groups, v)
+	{long: "--help", short: "-h", kind: argBool, set: func(c *CommandLine, _ string) error { c.Help = true; return nil }},
+	{long: "--longhelp", kind: argBool, set: func(c *CommandLine, _ string) error { c.Help = true; return nil }},
+	{long: "--marathon", short: "-m", kind: argList, set: func(c *CommandLine, v string) error {
+		c.Marathon = append(c.Marathon, v)
 		return nil
 	}},
-	{long: "--command", short: "-c", kind: argString},
-	{long: "--max-reload-retries", kind: argInt},
-	{long: "--reload-interval", kind: argInt},
-	{long: "--strict-mode", kind: argBool, set: func(f *Flags, _ string) error { f.StrictMode = true; return nil }},
-	{long: "--sse", short: "-s", kind: argBool},
-	{long: "--archive-versions", kind: argInt},
-	{long: "--health-check", short: "-H", kind: argBool, set: func(f *Flags, _ string) error { f.HealthCheck = true; return nil }},
-	{long: "--lru-cache-capacity", kind: argInt},
-	{long: "--haproxy-map", kind: argBool, set: func(f *Flags, _ string) error { f.HAProxyMap = true; return nil }},
-	{long: "--dont-bind-http-https", kind: argBool, set: func(f *Flags, _ string) error { f.BindHTTPHTTPS = false; return nil }},
-	{long: "--group-https-by-vhost", kind: argBool, set: func(f *Flags, _ string) error { f.GroupHTTPSByVhost = true; return nil }},
-	{long: "--ssl-certs", kind: argString, set: func(f *Flags, v string) error {
+	{long: "--haproxy-config", kind: argString, process: true},
+	{long: "--group", kind: argString, set: func(c *CommandLine, v string) error {
+		c.Flags.Groups = append(c.Flags.Groups, v)
+		return nil
+	}},
+	{long: "--command", short: "-c", kind: argString, process: true},
+	{long: "--max-reload-retries", kind: argInt, process: true},
+	{long: "--reload-interval", kind: argInt, process: true},
+	{long: "--strict-mode", kind: argBool, set: func(c *CommandLine, _ string) error { c.Flags.StrictMode = true; return nil }},
+	{long: "--sse", short: "-s", kind: argBool, set: func(c *CommandLine, _ string) error { c.SSE = true; return nil }},
+	{long: "--archive-versions", kind: argInt, process: true},
+	{long: "--health-check", short: "-H", kind: argBool, set: func(c *CommandLine, _ string) error { c.Flags.HealthCheck = true; return nil }},
+	{long: "--lru-cache-capacity", kind: argInt, process: true},
+	{long: "--haproxy-map", kind: argBool, set: func(c *CommandLine, _ string) error { c.Flags.HAProxyMap = true; return nil }},
+	{long: "--dont-bind-http-https", kind: argBool, set: func(c *CommandLine, _ string) error { c.Flags.BindHTTPHTTPS = false; return nil }},
+	{long: "--group-https-by-vhost", kind: argBool, set: func(c *CommandLine, _ string) error { c.Flags.GroupHTTPSByVhost = true; return nil }},
+	{long: "--ssl-certs", kind: argString, set: func(c *CommandLine, v string) error {
 		// Marathon-LB: `ssl_certs or "/etc/ssl/cert.pem"`, then split(",").
 		if v == "" {
 			v = "/etc/ssl/cert.pem"
 		}
-		f.SSLCerts = strings.Split(v, ",")
+		c.Flags.SSLCerts = strings.Split(v, ",")
 		return nil
 	}},
-	{long: "--skip-validation", kind: argBool},
-	{long: "--skip-config-cleanup", kind: argBool},
-	{long: "--dry", short: "-d", kind: argBool},
-	{long: "--min-serv-port-ip-per-task", kind: argInt, set: func(f *Flags, v string) error {
+	{long: "--skip-validation", kind: argBool, process: true},
+	{long: "--skip-config-cleanup", kind: argBool, process: true},
+	{long: "--dry", short: "-d", kind: argBool, set: func(c *CommandLine, _ string) error { c.Dry = true; return nil }},
+	{long: "--min-serv-port-ip-per-task", kind: argInt, set: func(c *CommandLine, v string) error {
 		n, err := portArg(v)
-		f.MinServPortIPPerTask = n
+		c.Flags.MinServPortIPPerTask = n
 		return err
 	}},
-	{long: "--max-serv-port-ip-per-task", kind: argInt, set: func(f *Flags, v string) error {
+	{long: "--max-serv-port-ip-per-task", kind: argInt, set: func(c *CommandLine, v string) error {
 		n, err := portArg(v)
-		f.MaxServPortIPPerTask = n
+		c.Flags.MaxServPortIPPerTask = n
 		return err
 	}},
-	{long: "--max-backoff", kind: argInt},
-	{long: "--syslog-socket", kind: argString},
-	{long: "--log-format", kind: argString},
-	{long: "--log-level", kind: argString},
-	{long: "--marathon-auth-credential-file", kind: argString},
-	{long: "--auth-credentials", kind: argString},
-	{long: "--dcos-auth-credentials", kind: argString},
-	{long: "--marathon-ca-cert", kind: argString},
+	{long: "--max-backoff", kind: argInt, set: func(c *CommandLine, v string) error {
+		n, _ := strconv.Atoi(strings.TrimSpace(v))
+		if n <= 0 {
+			return fmt.Errorf("%d is not a positive number of seconds", n)
+		}
+		c.MaxBackoff = n
+		return nil
+	}},
+	{long: "--syslog-socket", kind: argString, process: true},
+	{long: "--log-format", kind: argString, process: true},
+	{long: "--log-level", kind: argString, set: setString(func(c *CommandLine) *string { return &c.LogLevel })},
+	{long: "--marathon-auth-credential-file", kind: argString, set: setString(func(c *CommandLine) *string { return &c.CredentialFile })},
+	{long: "--auth-credentials", kind: argString, set: setString(func(c *CommandLine) *string { return &c.AuthCredentials })},
+	{long: "--dcos-auth-credentials", kind: argString, set: setString(func(c *CommandLine) *string { return &c.DCOSAuthCredentials })},
+	{long: "--marathon-ca-cert", kind: argString, set: setString(func(c *CommandLine) *string { return &c.CACert })},
 }
 
 func portArg(v string) (int, error) {
@@ -155,24 +220,42 @@ func portArg(v string) (int, error) {
 }
 
 // ParseArgs reads Marathon-LB's command line (one argument per element, as
-// in the conformance "args" files) the way its argparse parser does: long
-// options as "--name value" or "--name=value", unambiguous prefixes of long
-// options, the short forms -m -c -s -H -d, "--marathon" taking one or more
-// values. It applies argparse's post-parse checks: --group is required, the
-// ip-per-task port range needs both ends (or both 0) and min ≤ max. Errors
-// name the offending argument.
+// in the conformance "args" files) the way its argparse parser does, and
+// returns the settings that change routing; see ParseCommandLine.
 func ParseArgs(args []string) (Flags, error) {
-	f := DefaultFlags()
+	c, err := ParseCommandLine(args)
+	return c.Flags, err
+}
+
+// ParseCommandLine reads Marathon-LB's command line the way its argparse
+// parser does: long options as "--name value" or "--name=value",
+// unambiguous prefixes of long options, the short forms -h -m -c -s -H -d,
+// "--marathon" taking one or more values, plus the extra options given. It
+// applies argparse's post-parse checks: --group is required, the
+// ip-per-task port range needs both ends (or both 0) and min ≤ max. Errors
+// name the offending argument. -h, --help and --longhelp stop parsing
+// (CommandLine.Help) without any check, as in argparse.
+func ParseCommandLine(args []string, extra ...Option) (CommandLine, error) {
+	c := CommandLine{Flags: DefaultFlags()}
+	specs := make([]argSpec, 0, len(extra))
+	for _, o := range extra {
+		kind, set := argString, o.Set
+		if o.Bool {
+			kind = argBool
+		}
+		specs = append(specs, argSpec{long: o.Name, kind: kind, set: func(_ *CommandLine, v string) error { return set(v) }})
+	}
+	seenProcess := map[string]bool{}
 	for i := 0; i < len(args); i++ {
 		arg := args[i]
 		if arg == "--" {
 			if i+1 < len(args) {
-				return f, fmt.Errorf("unrecognized arguments: %s", strings.Join(args[i+1:], " "))
+				return c, fmt.Errorf("unrecognized arguments: %s", strings.Join(args[i+1:], " "))
 			}
 			break
 		}
 		if !strings.HasPrefix(arg, "-") || arg == "-" || isNegativeNumber(arg) {
-			return f, fmt.Errorf("unrecognized argument %q", arg)
+			return c, fmt.Errorf("unrecognized argument %q", arg)
 		}
 		name, value, hasValue := arg, "", false
 		if strings.HasPrefix(arg, "--") {
@@ -183,27 +266,35 @@ func ParseArgs(args []string) (Flags, error) {
 			// "-mhttp://m:8080": a short option with its value attached.
 			name, value, hasValue = arg[:2], arg[2:], true
 		}
-		spec, err := lookupArg(name)
+		spec, err := lookupArg(name, specs)
+		if err == nil && spec.kind == argBool && hasValue {
+			err = fmt.Errorf("argument %s: ignored explicit argument %q", spec.long, value)
+		}
 		if err != nil {
-			return f, err
+			if !strings.HasPrefix(arg, "--") && len(arg) > 2 {
+				// "-log-level": a Go-style flag, which argparse takes
+				// for "-l" with the value "og-level".
+				long, _, _ := strings.Cut("-"+arg, "=")
+				if s, err2 := lookupArg(long, specs); err2 == nil {
+					return c, fmt.Errorf("unrecognized argument %q (did you mean %s?)", arg, s.long)
+				}
+			}
+			return c, err
 		}
 		var values []string
 		switch spec.kind {
 		case argBool:
-			if hasValue {
-				return f, fmt.Errorf("argument %s: ignored explicit argument %q", spec.long, value)
-			}
 		case argString, argInt:
 			if !hasValue {
 				if i+1 >= len(args) || isOption(args[i+1]) {
-					return f, fmt.Errorf("argument %s: expected one argument", spec.long)
+					return c, fmt.Errorf("argument %s: expected one argument", spec.long)
 				}
 				i++
 				value = args[i]
 			}
 			if spec.kind == argInt {
 				if _, err := strconv.Atoi(strings.TrimSpace(value)); err != nil {
-					return f, fmt.Errorf("argument %s: invalid int value: %q", spec.long, value)
+					return c, fmt.Errorf("argument %s: invalid int value: %q", spec.long, value)
 				}
 			}
 			values = []string{value}
@@ -216,8 +307,12 @@ func ParseArgs(args []string) (Flags, error) {
 				values = append(values, args[i])
 			}
 			if len(values) == 0 {
-				return f, fmt.Errorf("argument %s: expected at least one argument", spec.long)
+				return c, fmt.Errorf("argument %s: expected at least one argument", spec.long)
 			}
+		}
+		if spec.process && !seenProcess[spec.long] {
+			seenProcess[spec.long] = true
+			c.Process = append(c.Process, spec.long)
 		}
 		if spec.set == nil {
 			continue
@@ -226,29 +321,42 @@ func ParseArgs(args []string) (Flags, error) {
 			values = []string{""}
 		}
 		for _, v := range values {
-			if err := spec.set(&f, v); err != nil {
-				return f, fmt.Errorf("argument %s: %w", spec.long, err)
+			if err := spec.set(&c, v); err != nil {
+				return c, fmt.Errorf("argument %s: %w", spec.long, err)
 			}
 		}
+		if c.Help {
+			return c, nil
+		}
 	}
+	if len(c.Marathon) == 0 {
+		c.Marathon = []string{DefaultMarathon}
+	}
+	f := &c.Flags
 	if len(f.Groups) == 0 {
-		return f, fmt.Errorf("argument --group is required: please specify at least one group name")
+		return c, fmt.Errorf("argument --group is required: please specify at least one group name")
 	}
 	if (f.MinServPortIPPerTask == 0) != (f.MaxServPortIPPerTask == 0) {
-		return f, fmt.Errorf("either specify both --min-serv-port-ip-per-task and --max-serv-port-ip-per-task or neither (set both to zero to disable auto assignment)")
+		return c, fmt.Errorf("either specify both --min-serv-port-ip-per-task and --max-serv-port-ip-per-task or neither (set both to zero to disable auto assignment)")
 	}
 	if f.MinServPortIPPerTask > f.MaxServPortIPPerTask {
-		return f, fmt.Errorf("cannot set --min-serv-port-ip-per-task to a higher value than --max-serv-port-ip-per-task")
+		return c, fmt.Errorf("cannot set --min-serv-port-ip-per-task to a higher value than --max-serv-port-ip-per-task")
 	}
-	return f, nil
+	return c, nil
 }
 
-// lookupArg finds an option by exact name or, for long options, by an
-// unambiguous prefix (argparse's allow_abbrev).
-func lookupArg(name string) (*argSpec, error) {
+// lookupArg finds an option by exact name or, for Marathon-LB's long
+// options, by an unambiguous prefix (argparse's allow_abbrev). Extra
+// options match only by exact name.
+func lookupArg(name string, extra []argSpec) (*argSpec, error) {
 	for i := range argSpecs {
 		if argSpecs[i].long == name || argSpecs[i].short != "" && argSpecs[i].short == name {
 			return &argSpecs[i], nil
+		}
+	}
+	for i := range extra {
+		if extra[i].long == name {
+			return &extra[i], nil
 		}
 	}
 	if strings.HasPrefix(name, "--") && len(name) > 2 {

@@ -44,8 +44,10 @@ type pool struct {
 	balance balance
 	allowed []netip.Prefix
 	// up are the servers new connections may go to (neither draining nor
-	// removed), in table order.
+	// removed), in table order; rs[i] is up[i]'s entry in the table, for
+	// Options.Healthy.
 	up []*server
+	rs []*routes.Server
 }
 
 type balance uint8
@@ -98,7 +100,8 @@ func (f *frontend) update(b *routes.Backend) {
 		allowed: b.AllowedNetworks,
 	}
 	seen := make(map[serverKey]bool, len(b.Servers))
-	for _, rs := range b.Servers {
+	for i := range b.Servers {
+		rs := &b.Servers[i]
 		if !rs.Addr.IsValid() {
 			continue // unresolved host name: nothing to dial
 		}
@@ -119,6 +122,7 @@ func (f *frontend) update(b *routes.Backend) {
 		sv.setState(st, f.p.opts.DrainTimeout)
 		if st == stateUp {
 			np.up = append(np.up, sv)
+			np.rs = append(np.rs, rs)
 		}
 	}
 	for k, sv := range f.servers {
@@ -263,14 +267,21 @@ func (f *frontend) handle(c *net.TCPConn) {
 		return
 	}
 	n := len(pl.up)
-	if n == 0 {
-		f.refused.Add(1)
+	start := -1
+	if n > 0 {
+		start = f.pick(pl, src)
+	}
+	if start < 0 {
+		f.refused.Add(1) // no server, or none passes its health check
 		return
 	}
-	start := f.pick(pl, src)
 	attempts := 0
 	for i := 0; i < n && attempts < f.p.opts.MaxAttempts; i++ {
-		sv := pl.up[(start+i)%n]
+		j := (start + i) % n
+		if !f.healthy(pl, j) {
+			continue
+		}
+		sv := pl.up[j]
 		// attach fails when an Apply made sv draining or removed after the
 		// pool was loaded: then it must not get this new connection.
 		if !sv.attach(s) {
@@ -301,30 +312,58 @@ func (f *frontend) handle(c *net.TCPConn) {
 	f.refused.Add(1)
 }
 
-// pick returns the index in pl.up where the search for a server starts.
-// Later attempts take the following servers in table order.
+// healthy reports whether pl.up[j] passes its active health check
+// (Options.Healthy; nil means every server does).
+func (f *frontend) healthy(pl *pool, j int) bool {
+	h := f.p.opts.Healthy
+	return h == nil || h(pl.backend, pl.rs[j])
+}
+
+// pick returns the index in pl.up where the search for a server starts, a
+// server that passes its health check, or -1 when none does. Later attempts
+// take the following healthy servers in table order.
 func (f *frontend) pick(pl *pool, src netip.Addr) int {
 	n := len(pl.up)
 	switch pl.balance {
 	case source:
+		// The client's hash picks a server; when that one is down, the
+		// next healthy one in table order takes its clients, so only the
+		// down server's clients move.
 		h := fnv.New32a()
 		b := src.Unmap().AsSlice()
 		h.Write(b)
-		return int(h.Sum32() % uint32(n))
+		start := int(h.Sum32() % uint32(n))
+		for i := range n {
+			if j := (start + i) % n; f.healthy(pl, j) {
+				return j
+			}
+		}
+		return -1
 	case leastConn:
-		// Fewest active connections; ties are broken round-robin so that
-		// idle servers share the load.
+		// Fewest active connections among healthy servers; ties are
+		// broken round-robin so that idle servers share the load.
 		off := int(f.rr.Add(1) % uint64(n))
-		best, bestN := off, int64(-1)
+		best, bestN := -1, int64(-1)
 		for i := range n {
 			j := (off + i) % n
+			if !f.healthy(pl, j) {
+				continue
+			}
 			if a := pl.up[j].active.Load(); bestN < 0 || a < bestN {
 				best, bestN = j, a
 			}
 		}
 		return best
 	default:
-		return int((f.rr.Add(1) - 1) % uint64(n))
+		// A down server's turn is passed on by advancing the cursor again
+		// (not by taking the next server), so the healthy servers keep
+		// equal shares instead of the down one's successor getting two.
+		for range n {
+			if j := int((f.rr.Add(1) - 1) % uint64(n)); f.healthy(pl, j) {
+				return j
+			}
+		}
+		return -1
 	}
 }
 

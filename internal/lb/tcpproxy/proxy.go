@@ -73,6 +73,14 @@ type Options struct {
 	// Filter selects the services this proxy serves. Nil means those with
 	// Mode routes.ModeTCP; http-mode services belong to the HTTP data plane.
 	Filter func(*routes.Service) bool
+	// Healthy reports whether the active health check of a server passes
+	// (Backend.HealthCheck; healthcheck.Checker.Up). Nil means every server
+	// is up. A server it declares down gets no new connections, as with
+	// HAProxy: balancing and connect retries skip it, and a service whose
+	// servers are all down closes new connections at once. Connections
+	// already open to it are left alone. It is called on the accept path,
+	// so it must be cheap and safe for concurrent use.
+	Healthy func(backend string, s *routes.Server) bool
 }
 
 // Proxy serves the tcp-mode services of the current route table.
