@@ -97,14 +97,12 @@ func (bs *backendState) usable(i int) bool {
 }
 
 // stickyUsable reports whether server i may get a request whose sticky
-// cookie names it: draining servers keep their cookie clients; removed and
-// down servers do not.
-func (bs *backendState) stickyUsable(i int) bool {
-	if bs.servers[i].removed.Load() {
-		return false
-	}
-	return bs.healthy == nil || bs.healthy(bs.b.Name, bs.rs[i])
-}
+// cookie names it. Exactly the servers balancing may pick: HAProxy ignores
+// the persistence cookie of a server in MAINT (Marathon-LB's "disabled"
+// draining servers), and zdd.py waits for a draining server's sessions to
+// end — sending cookie clients back to it would keep a deployment from
+// finishing.
+func (bs *backendState) stickyUsable(i int) bool { return bs.usable(i) }
 
 func isTried(tried uint64, i int) bool { return i < 64 && tried&(1<<i) != 0 }
 

@@ -51,10 +51,9 @@
 //     nocache"): as in HAProxy the cookie is set ("; path=/") only when
 //     the client did not present the serving server's, it is removed from
 //     requests and from the server's own Set-Cookie lines, and a down or
-//     removed server's clients are balanced anew. Unlike HAProxy 2.6 with
-//     Marathon-LB's "disabled" servers, a client whose cookie names a
-//     Draining server still goes there, so sticky sessions survive a
-//     zero-downtime deployment until the old tasks are gone. An inserted
+//     removed server's clients are balanced anew — and, as HAProxy 2.6 does
+//     with Marathon-LB's "disabled" servers, so are the clients of a
+//     Draining one (no new requests; zdd.py waits for its sessions to end). An inserted
 //     cookie always comes with "Cache-Control: private"; HAProxy adds it
 //     only to responses it deems cacheable.
 //   - USE_HSTS, PROXYPASS and REVPROXY work; Marathon-LB's templates for

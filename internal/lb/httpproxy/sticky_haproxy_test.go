@@ -12,8 +12,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/signpost-dns/signpost/internal/lb/routes"
 )
 
 // stickyHAProxy runs HAProxy with cfg, whose frontend binds "fd@3": a
@@ -123,10 +121,8 @@ backend b
 		{"x=1", "mesosphere_server_id=c1"},
 	} {
 		want, got := do(hap, cookies), do(p.HTTPAddr().String(), cookies)
-		t.Logf("Cookie %q: %+v", cookies, want)
 		if fmt.Sprint(want) != fmt.Sprint(got) {
 			t.Errorf("Cookie %q:\n HAProxy   %+v\n signpost  %+v", cookies, want, got)
 		}
 	}
-	_ = routes.StickyCookie
 }
