@@ -25,9 +25,9 @@ func parseBasic(v []byte) (user, pass string, ok bool) {
 
 // checkUserlist reports whether user/pass is valid for ul: "insecure-password"
 // users compare the clear text; every other password is a crypt(3) hash
-// checked by verifyCrypt (see crypt.go for the schemes; one it cannot
+// checked by v (verify.go; see crypt.go for the schemes; one it cannot
 // verify never matches, so such users get a 401, never an unchecked pass).
-func checkUserlist(ul *routes.Userlist, user, pass string) bool {
+func checkUserlist(v *verifier, ul *routes.Userlist, user, pass string) bool {
 	if ul == nil {
 		return false
 	}
@@ -41,7 +41,7 @@ func checkUserlist(ul *routes.Userlist, user, pass string) bool {
 			}
 			continue
 		}
-		if verifyCrypt(u.Password, pass) {
+		if v.check(u.Password, pass) {
 			return true
 		}
 	}

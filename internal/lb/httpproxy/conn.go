@@ -236,7 +236,7 @@ func (c *clientConn) route(start time.Time) (keep, stale bool) {
 		var authz routes.Authorizer
 		if r.auth.ok() {
 			if user, pass, ok := parseBasic(r.b(r.auth)); ok {
-				authz = func(u *routes.Userlist) bool { return checkUserlist(u, user, pass) }
+				authz = func(u *routes.Userlist) bool { return checkUserlist(c.p.verify, u, user, pass) }
 			}
 		}
 		var d routes.Decision

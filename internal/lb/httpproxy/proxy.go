@@ -226,7 +226,8 @@ type Proxy struct {
 	serving bool
 	closing atomic.Bool
 
-	stats proxyCounters
+	stats  proxyCounters
+	verify *verifier
 
 	serveOnce sync.Once
 	closeOnce sync.Once
@@ -265,6 +266,7 @@ func New(opts Options) (*Proxy, error) {
 		certs:   certLoader{log: opts.Logger, files: map[string]*loadedCrt{}},
 		servers: map[serverKey]*serverState{},
 		conns:   map[*clientConn]struct{}{},
+		verify:  newVerifier(),
 		svcs:    map[routes.ListenAddr]*svcFrontend{},
 		done:    make(chan struct{}),
 	}
