@@ -324,3 +324,92 @@ func TestRemovedServerFinishesInFlight(t *testing.T) {
 		t.Errorf("in-flight request on a removed server: %q", got)
 	}
 }
+
+// wait is how long TestDrainTimeoutCutsInFlight watches an exchange: long
+// after the timeout when it must be cut, a few timeouts when it must not
+// (a wrong cut would come at the timeout).
+func wait(cut bool, drain time.Duration) time.Duration {
+	if cut {
+		return drain + 10*time.Second
+	}
+	return 4 * drain
+}
+
+// TestDrainTimeoutCutsInFlight: an exchange with a server that left the
+// table, or became Draining, may go on for DrainTimeout and is then cut
+// (--drain-timeout); one with a server that came back before that is not.
+func TestDrainTimeoutCutsInFlight(t *testing.T) {
+	const drain = 400 * time.Millisecond
+	for _, tc := range []struct {
+		name    string
+		change  func(a, b *testBackend) *routes.Table
+		cutWant bool
+	}{
+		{"removed", func(a, b *testBackend) *routes.Table {
+			return tableOf(hostRule(backend("x", b.hostPort()), "x.example"))
+		}, true},
+		{"draining", func(a, b *testBackend) *routes.Table {
+			be := backend("x", a.hostPort(), b.hostPort())
+			be.Servers[0].Draining = true
+			return tableOf(hostRule(be, "x.example"))
+		}, true},
+		{"back before the timeout", nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			release, arrived := make(chan struct{}), make(chan struct{}, 1)
+			defer close(release)
+			a := newBackend(t, "a", func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path == "/hold" {
+					arrived <- struct{}{}
+					select {
+					case <-release:
+					case <-r.Context().Done():
+						return
+					}
+				}
+				io.WriteString(w, "a")
+			})
+			b := newBackend(t, "b", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "b") })
+			orig := tableOf(hostRule(backend("x", a.hostPort()), "x.example"))
+			p := startProxy(t, orig, Options{DrainTimeout: drain})
+			held := make(chan string, 1)
+			go func() {
+				req, _ := http.NewRequest("GET", "http://"+p.HTTPAddr().String()+"/hold", nil)
+				req.Host = "x.example"
+				resp, err := (&http.Client{Transport: &http.Transport{DisableKeepAlives: true}}).Do(req)
+				if err != nil {
+					held <- "error: " + err.Error()
+					return
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				held <- resp.Status + " " + string(b)
+			}()
+			<-arrived
+			start := time.Now()
+			if tc.change != nil {
+				p.Apply(tc.change(a, b))
+			} else {
+				p.Apply(tableOf(hostRule(backend("x", b.hostPort()), "x.example")))
+				p.Apply(orig) // a is back: its exchange is no longer bounded
+			}
+			select {
+			case got := <-held:
+				if !tc.cutWant {
+					t.Fatalf("exchange with a server that came back was cut: %q", got)
+				}
+				if elapsed := time.Since(start); elapsed < drain {
+					t.Errorf("cut after %v, before the drain timeout %v", elapsed, drain)
+				}
+				if strings.HasPrefix(got, "200") {
+					t.Errorf("the exchange completed instead of being cut: %q", got)
+				}
+				t.Logf("cut after %v: %s", time.Since(start).Round(time.Millisecond), strings.TrimSpace(got))
+			case <-time.After(wait(tc.cutWant, drain)):
+				if tc.cutWant {
+					t.Fatalf("exchange not cut %v after the drain timeout", 10*time.Second)
+				}
+			}
+		})
+	}
+}

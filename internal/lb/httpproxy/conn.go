@@ -406,6 +406,9 @@ func (c *clientConn) forward(bs *backendState, start time.Time) (keep, stale boo
 	defer s.active.Add(-1)
 	c.setUp(u.nc)
 	defer c.setUp(nil)
+	held := u.nc
+	s.hold(held)
+	defer func() { s.release(held) }()
 
 	sentContinue := false
 	if r.expect && r.hasBody() && r.minor == 1 {
@@ -462,6 +465,9 @@ func (c *clientConn) forward(bs *backendState, start time.Time) (keep, stale boo
 			if u, err = p.dial(s); err == nil {
 				s.connects.Add(1)
 				c.setUp(u.nc)
+				s.release(held)
+				held = u.nc
+				s.hold(held)
 				continue
 			}
 			s.connectErrors.Add(1)

@@ -146,9 +146,11 @@ type Options struct {
 	// Retries is how many other servers are tried after a failed connection
 	// attempt (HAProxy "retries 3" with "option redispatch").
 	Retries int
-	// DrainTimeout is how long Close waits for in-flight requests before it
-	// cuts every connection, and how long a removed service's listener
-	// waits for its connections (--drain-timeout); default 10s.
+	// DrainTimeout (--drain-timeout; default 10s) is how long Close waits
+	// for in-flight requests before it cuts every connection, how long a
+	// removed service's listener waits for its connections, and how long
+	// exchanges and upgraded tunnels on a server that left the table or
+	// became Draining may go on before they are cut.
 	DrainTimeout time.Duration
 	// MaxHeaderBytes bounds a request or response head, default 64 KiB.
 	MaxHeaderBytes int
@@ -221,6 +223,10 @@ type Proxy struct {
 	// server alive across Apply), conns, svcs and serving.
 	mu      sync.Mutex
 	servers map[serverKey]*serverState
+	// leaving are servers that left the table and whose exchanges in
+	// flight have until their drain timeout; one that comes back is
+	// revived from here.
+	leaving map[serverKey]*serverState
 	conns   map[*clientConn]struct{}
 	svcs    map[routes.ListenAddr]*svcFrontend
 	serving bool
@@ -265,6 +271,7 @@ func New(opts Options) (*Proxy, error) {
 		log:     opts.Logger,
 		certs:   certLoader{log: opts.Logger, files: map[string]*loadedCrt{}},
 		servers: map[serverKey]*serverState{},
+		leaving: map[serverKey]*serverState{},
 		conns:   map[*clientConn]struct{}{},
 		verify:  newVerifier(),
 		svcs:    map[routes.ListenAddr]*svcFrontend{},
@@ -371,7 +378,8 @@ func (p *Proxy) ServiceAddr(l routes.ListenAddr) net.Addr {
 }
 
 // Apply publishes t. Requests already routed finish on the servers they
-// chose; new requests use t. Servers no longer in t, and draining ones, lose
+// chose, within DrainTimeout when their server left or is draining; new
+// requests use t. Servers no longer in t, and draining ones, lose
 // their idle pooled connections and get no new requests, while the
 // counters and pools of servers that stay are kept. The http-mode services
 // of t get their listeners (see the package comment for their lifecycle).
@@ -425,6 +433,13 @@ func (p *Proxy) Apply(t *routes.Table) error {
 			s := &b.Servers[i]
 			k := serverKey{b.Name, s.HostPort}
 			ss := p.servers[k]
+			if ss == nil && p.leaving[k] != nil {
+				// Back before its drain timeout: the same state, so
+				// its exchanges in flight are no longer bounded.
+				ss = p.leaving[k]
+				delete(p.leaving, k)
+				p.servers[k] = ss
+			}
 			if ss == nil {
 				ss = &serverState{backend: b.Name, name: s.Name, hostPort: s.HostPort, maxIdle: p.opts.MaxIdlePerServer}
 				p.servers[k] = ss
@@ -434,6 +449,7 @@ func (p *Proxy) Apply(t *routes.Table) error {
 			ss.draining.Store(s.Draining)
 			if s.Draining {
 				ss.closeIdle()
+				ss.startDrain(p.opts.DrainTimeout, nil)
 			} else {
 				ss.reopen()
 			}
@@ -525,6 +541,14 @@ func (p *Proxy) Apply(t *routes.Table) error {
 			ss.removed.Store(true)
 			ss.closeIdle()
 			delete(p.servers, k)
+			p.leaving[k] = ss
+			ss.startDrain(p.opts.DrainTimeout, func() {
+				p.mu.Lock()
+				if p.leaving[k] == ss {
+					delete(p.leaving, k)
+				}
+				p.mu.Unlock()
+			})
 		}
 	}
 	return errors.Join(errs...)
@@ -660,7 +684,12 @@ func (p *Proxy) Close() error {
 		}
 		p.mu.Lock()
 		for _, ss := range p.servers {
+			ss.stopDrain()
 			ss.closeIdle()
+		}
+		for k, ss := range p.leaving {
+			ss.stopDrain()
+			delete(p.leaving, k)
 		}
 		p.mu.Unlock()
 	})

@@ -26,6 +26,10 @@ type serverState struct {
 	mu     sync.Mutex
 	idle   []*upConn // LIFO: the most recently used is the most likely alive
 	closed bool      // removed or draining: pooled connections are refused
+	// busy are the connections carrying an exchange (or an upgraded
+	// tunnel) right now; drain cuts them once the drain timeout passes.
+	busy  map[net.Conn]struct{}
+	drain *time.Timer // set while removed or draining
 
 	active        atomic.Int64
 	requests      atomic.Uint64
@@ -61,6 +65,66 @@ func (s *serverState) closeIdle() {
 func (s *serverState) reopen() {
 	s.mu.Lock()
 	s.closed = false
+	if s.drain != nil {
+		s.drain.Stop()
+		s.drain = nil
+	}
+	s.mu.Unlock()
+}
+
+// hold and release track a connection in use by an exchange.
+func (s *serverState) hold(nc net.Conn) {
+	s.mu.Lock()
+	if s.busy == nil {
+		s.busy = make(map[net.Conn]struct{})
+	}
+	s.busy[nc] = struct{}{}
+	s.mu.Unlock()
+}
+
+func (s *serverState) release(nc net.Conn) {
+	s.mu.Lock()
+	delete(s.busy, nc)
+	s.mu.Unlock()
+}
+
+// startDrain bounds the exchanges still running on a server that left the
+// table or is draining: after timeout, whatever is still open is cut
+// (--drain-timeout) and then runs, unless the server came back meanwhile
+// (reopen). Idempotent: the first call sets the deadline.
+func (s *serverState) startDrain(timeout time.Duration, then func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.drain != nil {
+		return
+	}
+	s.drain = time.AfterFunc(timeout, func() {
+		if !s.removed.Load() && !s.draining.Load() {
+			return
+		}
+		if then != nil {
+			defer then()
+		}
+		s.mu.Lock()
+		busy := make([]net.Conn, 0, len(s.busy))
+		for nc := range s.busy {
+			busy = append(busy, nc)
+		}
+		s.mu.Unlock()
+		for _, nc := range busy {
+			nc.Close()
+		}
+	})
+}
+
+// stopDrain cancels a pending drain deadline (at Close, which cuts
+// everything itself).
+func (s *serverState) stopDrain() {
+	s.mu.Lock()
+	if s.drain != nil {
+		s.drain.Stop()
+		s.drain = nil
+	}
 	s.mu.Unlock()
 }
 
