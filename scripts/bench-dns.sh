@@ -33,7 +33,13 @@
 # Environment:
 #   ROUNDS=3            runs per server and case
 #   LATENCY_SECS=60     length of the half-rate runs; 60 s holds one
-#                       refresh (refreshSeconds 60), as any minute does
+#                       refresh (refreshSeconds 60), as any minute does;
+#                       0 skips them
+#   LATENCY_RATE=       rate of the latency runs instead of half the peak
+#   PEAK=1              0 skips the peak runs (then set LATENCY_RATE or
+#                       LATENCY_SECS=0)
+#   SIGNPOST_GOMAXPROCS=1  GOMAXPROCS of signpost dns (still on core 0
+#                       only); the bare loops always run with 1
 #   CPU_RATE=50000      fixed rate of the CPU-per-query runs (0: skip);
 #                       must be below every server's peak
 #   CASES="A1 A20 SRV"  which cases
@@ -51,6 +57,12 @@
 #                       control, +353 DNS, +354..+357 dnsbare, +3080
 #                       Marathon, +3123 DNS HTTP
 #
+# Quick side-by-side check (about 5 minutes; noisy, for deciding between
+# changes, not for the record): CPU per query at 50k qps and 60 s of
+# latency at a fixed rate, Signpost against the batched bare loops only:
+#
+#   PEAK=0 ROUNDS=2 LATENCY_RATE=50000 SERVERS="sp bare raw" scripts/bench-dns.sh 5
+#
 # Everything binds 127.0.0.1 only; every process started here is stopped
 # on exit, also on Ctrl-C or error.
 set -euo pipefail
@@ -60,6 +72,13 @@ secs=${1:-10}
 lsecs=${LATENCY_SECS:-60}
 cpu_rate=${CPU_RATE:-50000}
 rounds=${ROUNDS:-3}
+peak=${PEAK:-1}
+sp_procs=${SIGNPOST_GOMAXPROCS:-1}
+latency_rate=${LATENCY_RATE:-}
+if [ "$peak" = 0 ] && [ -z "$latency_rate" ] && [ "$lsecs" != 0 ]; then
+  echo "bench-dns: PEAK=0 needs LATENCY_RATE (or LATENCY_SECS=0)" >&2
+  exit 2
+fi
 cases=${CASES:-A1 A20 SRV}
 servers=${SERVERS:-sp bare raw bare1 mk}
 perfopts=${DNSPERF_OPTS:--c 4 -q 200 -b 4096 -T 1}
@@ -174,7 +193,7 @@ cat >"$work/config.json" <<EOF
   "IPSources": ["netinfo", "mesos", "host"]
 }
 EOF
-start dns env GOMAXPROCS=1 taskset -c 0 "$signpost" dns -config "$work/config.json"
+start dns env GOMAXPROCS="$sp_procs" taskset -c 0 "$signpost" dns -config "$work/config.json"
 for _ in $(seq 600); do
   curl -fs -o /dev/null "127.0.0.1:$http_port/health" && break
   sleep 0.1
@@ -373,8 +392,8 @@ runperf() {
 
 # best FILE COL: the largest value of column COL over a server's runs;
 # low: the smallest. The column values of the run with the best qps: at.
-best() { cut -d' ' -f"$2" "$1" | grep -v n/a | sort -g | tail -1; }
-low() { cut -d' ' -f"$2" "$1" | grep -v n/a | sort -g | head -1; }
+best() { cut -d' ' -f"$2" "$1" | { grep -v n/a || true; } | sort -g | tail -1; }
+low() { cut -d' ' -f"$2" "$1" | { grep -v n/a || true; } | sort -g | head -1; }
 at() { sort -g -k1,1 "$1" | tail -1 | cut -d' ' -f"$2"; }
 generations() { curl -fs "127.0.0.1:$http_port/metrics" | awk '/^signpost_dns_generations_total/ {print $2}'; }
 pct() { awk -v a="$1" -v b="$2" 'BEGIN {if (a == "" || b == "" || a == "-" || b == "-" || b == 0) print "-"; else printf "%.0f %%", 100 * a / b}'; }
@@ -404,6 +423,7 @@ for c in $cases; do
   has bare && log "$(head -1 "$work/bare.log")"
   for who in $servers; do : >"$work/$c.$who"; done
   for r in $(seq "$rounds"); do
+    [ "$peak" = 1 ] || break
     # Rotate the order so that drift (neighbours, refreshes) hits all.
     order=$(echo $servers | tr ' ' '\n' | awk -v r="$r" '{a[NR] = $0} END {for (i = 0; i < NR; i++) print a[(i + r - 1) % NR + 1]}')
     for who in $order; do
@@ -448,8 +468,8 @@ for c in $cases; do
   # Latency at half of Signpost's peak, and the batched bare loop at the
   # same rate.
   p50=- p99=- p999=- pmax=- wmed=- wmax=- bp99=- half=- got=- gens=-
-  if has sp; then
-    half=$((q[sp] / 2))
+  if has sp && [ "$lsecs" != 0 ]; then
+    half=${latency_rate:-$((q[sp] / 2))}
     g0=$(generations)
     got=$(secs=$lsecs runperf "$c-sp-half" "$dns_port" "$file" "${pid[dns]}" "${eopt[@]}" -Q "$half" -v | cut -d' ' -f1)
     gens=$(($(generations) - g0))

@@ -74,18 +74,18 @@ func (p *piece) fit(budget int) int {
 	return m
 }
 
-func (p *piece) write(dst []byte, m int) []byte {
+func (p *piece) write(w *replyWriter, m int) {
 	if p.addrs != nil {
-		return p.writeAddrs(dst, m)
+		w.b = p.writeAddrs(w.b, m)
+		return
 	}
 	first := min(m, p.cnt-p.r)
 	if first > 0 {
-		dst = append(dst, p.b[p.start(p.r):p.end(p.r+first-1)]...)
+		w.put(p.b[p.start(p.r):p.end(p.r+first-1)])
 	}
 	if m > first {
-		dst = append(dst, p.b[:p.end(m-first-1)]...)
+		w.put(p.b[:p.end(m-first-1)])
 	}
-	return dst
 }
 
 // writeAddrs encodes the first m addresses in rotated order.
@@ -172,6 +172,17 @@ func (s *Server) Answer(query []byte, tcp bool, dst []byte) (reply []byte, forwa
 // answer is Answer with a statistics shard; it returns the index of the
 // upstream group to forward to, or -1.
 func (s *Server) answer(msg []byte, tcp bool, dst []byte, st *shard) ([]byte, int) {
+	return s.answerGather(msg, tcp, dst, nil, st)
+}
+
+// answerGather is answer for a gathering send: when g is not nil and the
+// reply includes long pre-encoded sets, the reply is g's slices (g.n > 0;
+// the returned slice is then only the part in dst), else the returned
+// slice as usual.
+func (s *Server) answerGather(msg []byte, tcp bool, dst []byte, g *gather, st *shard) ([]byte, int) {
+	if g != nil {
+		g.n = 0
+	}
 	var q query
 	switch parseQuery(msg, &q) {
 	case parseDrop:
@@ -197,7 +208,7 @@ func (s *Server) answer(msg []byte, tcp bool, dst []byte, st *shard) ([]byte, in
 
 	dl := s.domainLabels
 	if q.nLabels < dl || string(q.key[q.labelKey[q.nLabels-dl]:q.keyLen]) != s.domain {
-		return s.notInDomain(dst, msg, &q, limit, st)
+		return s.notInDomain(dst, msg, &q, limit, g, st)
 	}
 	z := s.zone.Load()
 	if z == nil {
@@ -274,18 +285,18 @@ func (s *Server) answer(msg []byte, tcp bool, dst []byte, st *shard) ([]byte, in
 			pl.rcode = rcodeNXDomain
 		}
 	}
-	return s.emit(dst, msg, &q, &pl, z, limit, st), -1
+	return s.emit(dst, msg, &q, &pl, z, limit, g, st), -1
 }
 
 // notInDomain serves names outside the domain: PTR names the table has,
 // otherwise forwarding (or REFUSED when there is nowhere to forward to).
-func (s *Server) notInDomain(dst, msg []byte, q *query, limit int, st *shard) ([]byte, int) {
+func (s *Server) notInDomain(dst, msg []byte, q *query, limit int, g *gather, st *shard) ([]byte, int) {
 	if q.qtype == typePTR || q.qtype == typeANY {
 		if z := s.zone.Load(); z != nil && !q.dotInLabel {
 			if i, ok := z.vars[string(q.key[:q.keyLen])]; ok && z.more[i].ptr.cnt > 0 {
 				var pl plan
 				pl.addVar(z, z.more[i].ptr)
-				return s.emit(dst, msg, q, &pl, z, limit, st), -1
+				return s.emit(dst, msg, q, &pl, z, limit, g, st), -1
 			}
 		}
 	}
@@ -301,7 +312,8 @@ func (s *Server) notInDomain(dst, msg []byte, q *query, limit int, st *shard) ([
 // reply exceeds limit, the additional section goes first, then answer
 // records from the tail (Mesos-DNS's order); TC is set only when answer
 // records were dropped (RFC 2181 §9: not for missing additional data).
-func (s *Server) emit(dst, msg []byte, q *query, pl *plan, z *zone, limit int, st *shard) []byte {
+// With g not nil, long arena slices are listed in g rather than copied.
+func (s *Server) emit(dst, msg []byte, q *query, pl *plan, z *zone, limit int, g *gather, st *shard) []byte {
 	base := q.qEnd
 	opt := 0
 	if q.edns {
@@ -372,24 +384,25 @@ func (s *Server) emit(dst, msg []byte, q *query, pl *plan, z *zone, limit int, s
 	}
 	dst = dst[:headerLen]
 	putHeader(dst, q.id, respFlags(q.flags, fl, pl.rcode), 1, an, b2i(pl.auth), ar)
-	dst = append(dst, msg[headerLen:q.qEnd]...)
+	w := replyWriter{b: append(dst, msg[headerLen:q.qEnd]...), g: g}
 	for i := 0; i < pl.np; i++ {
-		dst = pl.ps[i].write(dst, counts[i])
+		pl.ps[i].write(&w, counts[i])
 	}
 	if pl.auth {
 		// Owner: the apex, as a pointer to its labels inside the question.
 		ptr := headerLen + int(q.labelWire[q.nLabels-s.domainLabels])
-		dst = append(dst, 0xC0|byte(ptr>>8), byte(ptr))
-		dst = append(dst, z.soaBody...)
+		w.b = append(w.b, 0xC0|byte(ptr>>8), byte(ptr))
+		w.b = append(w.b, z.soaBody...)
 	}
 	for i := 0; i < pl.nx; i++ {
-		dst = append(dst, pl.extra[i]...)
+		w.put(pl.extra[i])
 	}
 	if q.edns {
-		dst = appendOPT(dst, 0, q.do)
+		w.b = appendOPT(w.b, 0, q.do)
 	}
+	w.finish()
 	st.rcode[pl.rcode].Add(1)
-	return dst
+	return w.b
 }
 
 // simple is a reply with the question and no records: errors, REFUSED,

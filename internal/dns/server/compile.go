@@ -99,11 +99,14 @@ type compileOpts struct {
 // Its cost is proportional to the SRV and PTR records (encoded into one
 // arena sized up front) plus one pass over the names for the empty
 // non-terminals; A and AAAA records cost nothing here.
-func compile(t *records.Table, o *compileOpts) *zone {
+//
+// p, when not nil, is stepped once per name, so that a long compile lets
+// the UDP readers run (see Yield).
+func compile(t *records.Table, o *compileOpts, p *pacer) *zone {
 	ttl := o.ttl
 	z := &zone{
 		table: t, domain: o.domain,
-		a: cleanAddrs(t.A, true), aaaa: cleanAddrs(t.AAAA, false),
+		a: cleanAddrs(t.A, true, p), aaaa: cleanAddrs(t.AAAA, false, p),
 		aHdr:    rrHeader(typeA, ttl, 4),
 		aaaaHdr: rrHeader(typeAAAA, ttl, 16),
 	}
@@ -133,6 +136,7 @@ func compile(t *records.Table, o *compileOpts) *zone {
 		return true
 	}
 	for _, v := range t.SRV {
+		p.step()
 		nVar += len(v)
 		seen = seen[:0]
 		clear(seenMap)
@@ -168,6 +172,7 @@ func compile(t *records.Table, o *compileOpts) *zone {
 
 	var targets [][2]uint32 // wire target of each SRV record in the arena
 	for name, srvs := range t.SRV {
+		p.step()
 		start, idx := len(z.arena), len(z.offs)
 		targets = targets[:0]
 		for _, s := range srvs {
@@ -215,6 +220,7 @@ func compile(t *records.Table, o *compileOpts) *zone {
 		m.extra = varSet{off: uint32(xstart), n: uint32(len(z.arena) - xstart), cnt: uint32(xcnt)}
 	}
 	for name, targets := range t.PTR {
+		p.step()
 		start, idx := len(z.arena), len(z.offs)
 		for _, target := range targets {
 			rr := len(z.arena)
@@ -244,10 +250,12 @@ func compile(t *records.Table, o *compileOpts) *zone {
 	z.ents = map[string]struct{}{}
 	for _, m := range []map[string][]netip.Addr{z.a, z.aaaa} {
 		for name := range m {
+			p.step()
 			z.addAncestors(name)
 		}
 	}
 	for name := range t.SRV {
+		p.step()
 		z.addAncestors(name)
 	}
 
@@ -309,10 +317,11 @@ func (z *zone) exists(key []byte) bool {
 // wanted family (the records.Table contract), else a copy without the
 // strays (IPv4-mapped IPv6 addresses count as IPv4), so that the serving
 // path never has to check.
-func cleanAddrs(m map[string][]netip.Addr, v4 bool) map[string][]netip.Addr {
+func cleanAddrs(m map[string][]netip.Addr, v4 bool, p *pacer) map[string][]netip.Addr {
 	ok := func(a netip.Addr) bool { return a.Is4() == v4 && a.IsValid() && (v4 || !a.Is4In6()) }
 	clean := true
 	for _, as := range m {
+		p.step()
 		for _, a := range as {
 			if !ok(a) {
 				clean = false

@@ -8,7 +8,8 @@ import (
 )
 
 // FuzzAnswer: any bytes in, no panic out; a reply, when there is one, is a
-// well-formed DNS response to the same id that fits the transport's limit.
+// well-formed DNS response to the same id that fits the transport's limit,
+// and its gathered form (the Linux UDP loop's) is the same message.
 func FuzzAnswer(f *testing.F) {
 	s := testServer(f, func(o *Options) {
 		o.ExternalOn = true
@@ -55,5 +56,12 @@ func FuzzAnswer(f *testing.F) {
 		if limit := 65535; !tcp && len(reply) > 4096 || len(reply) > limit {
 			t.Fatalf("reply of %d bytes", len(reply))
 		}
+		// The UDP loop's gathered form is the same reply.
+		var g gather
+		gr, grp := s.answerGather(msg, tcp, nil, &g, &s.shared)
+		if gr == nil || grp >= 0 {
+			t.Fatalf("gathered: no reply to %x", msg)
+		}
+		sameReply(t, "gathered", reply, gr, &g)
 	})
 }

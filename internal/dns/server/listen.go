@@ -8,9 +8,6 @@ import (
 	"net"
 	"sync"
 	"time"
-
-	"golang.org/x/net/ipv4"
-	"golang.org/x/net/ipv6"
 )
 
 // ListenAndServe serves UDP and TCP on addr ("ip:port"; port 0 picks one
@@ -43,8 +40,10 @@ func closeAll(cs []*net.UDPConn) {
 func (s *Server) Serve(ctx context.Context, udp []*net.UDPConn, tcp net.Listener) error {
 	var wg sync.WaitGroup
 	conns := &connSet{m: map[net.Conn]struct{}{}, max: s.opts.MaxTCPConns}
+	var unregister []func()
 	for _, c := range udp {
 		sh := s.newShard()
+		unregister = append(unregister, s.addReader(c))
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -59,6 +58,9 @@ func (s *Server) Serve(ctx context.Context, udp []*net.UDPConn, tcp net.Listener
 		}()
 	}
 	<-ctx.Done()
+	for _, f := range unregister {
+		f()
+	}
 	closeAll(udp)
 	if tcp != nil {
 		tcp.Close()
@@ -71,70 +73,6 @@ func (s *Server) Serve(ctx context.Context, udp []*net.UDPConn, tcp net.Listener
 // udpBatch is how many datagrams one recvmmsg/sendmmsg call moves at most;
 // 1 selects the plain one-datagram-per-syscall loop.
 var udpBatch = 32
-
-// batchConn is ipv4.PacketConn or ipv6.PacketConn (both use socket.Message).
-type batchConn interface {
-	ReadBatch(ms []ipv4.Message, flags int) (int, error)
-	WriteBatch(ms []ipv4.Message, flags int) (int, error)
-}
-
-// serveUDP reads datagrams in batches (recvmmsg) and writes the replies in
-// batches (sendmmsg): on a loaded server each system call then moves many
-// datagrams, and system calls, not answering, are the cost of a UDP DNS
-// server. Under light load a batch is simply one datagram.
-func (s *Server) serveUDP(ctx context.Context, wg *sync.WaitGroup, c *net.UDPConn, sh *shard) {
-	if udpBatch <= 1 {
-		s.serveUDPSimple(ctx, wg, c, sh)
-		return
-	}
-	var pc batchConn
-	if la, ok := c.LocalAddr().(*net.UDPAddr); ok && la.IP.To4() != nil {
-		pc = ipv4.NewPacketConn(c)
-	} else {
-		pc = ipv6.NewPacketConn(c)
-	}
-	in := make([]ipv4.Message, udpBatch)
-	out := make([]ipv4.Message, udpBatch)
-	outBufs := make([][]byte, udpBatch)
-	for i := range in {
-		in[i].Buffers = [][]byte{make([]byte, maxTCPSize)}
-		out[i].Buffers = [][]byte{nil}
-		outBufs[i] = make([]byte, 0, maxUDPSize)
-	}
-	for {
-		n, err := pc.ReadBatch(in, 0)
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) || ctx.Err() != nil {
-				return
-			}
-			continue
-		}
-		k := 0
-		for i := range n {
-			m := &in[i]
-			msg := m.Buffers[0][:m.N]
-			reply, g := s.answer(msg, false, outBufs[k], sh)
-			if reply != nil {
-				out[k].Buffers[0] = reply
-				out[k].Addr = m.Addr
-				k++
-			} else if g >= 0 {
-				if ua, ok := m.Addr.(*net.UDPAddr); ok {
-					to := ua.AddrPort()
-					s.startForward(ctx, wg, msg, false, g, func(r []byte) { c.WriteToUDPAddrPort(r, to) })
-				}
-			}
-		}
-		for sent := 0; sent < k; {
-			w, err := pc.WriteBatch(out[sent:k], 0)
-			if err != nil {
-				// One bad destination must not drop the rest of the batch.
-				w = 1
-			}
-			sent += w
-		}
-	}
-}
 
 // serveUDPSimple is the one-datagram-per-syscall loop.
 func (s *Server) serveUDPSimple(ctx context.Context, wg *sync.WaitGroup, c *net.UDPConn, sh *shard) {

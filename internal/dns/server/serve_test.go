@@ -368,15 +368,29 @@ func TestListenFamilies(t *testing.T) {
 	s := testServer(t, nil)
 	for _, host := range []string{"127.0.0.1", "0.0.0.0", "::1", "::"} {
 		t.Run(host, func(t *testing.T) {
-			ln, err := net.ListenPacket("udp", net.JoinHostPort(host, "0"))
-			if err != nil {
+			if ln, err := net.ListenPacket("udp", net.JoinHostPort(host, "0")); err != nil {
 				t.Skipf("no %s: %v", host, err)
+			} else {
+				ln.Close()
 			}
-			_, port, _ := net.SplitHostPort(ln.LocalAddr().String())
-			ln.Close()
 			ctx, cancel := context.WithCancel(context.Background())
+			// Bind here rather than pick a free port and bind it later:
+			// other tests on the machine may take the port in between.
+			var udp []*net.UDPConn
+			var tcp net.Listener
+			var err error
+			for range 10 {
+				if udp, tcp, err = s.Listen(ctx, net.JoinHostPort(host, "0")); err == nil {
+					break
+				}
+			}
+			if err != nil {
+				cancel()
+				t.Fatal(err)
+			}
+			_, port, _ := net.SplitHostPort(udp[0].LocalAddr().String())
 			done := make(chan error)
-			go func() { done <- s.ListenAndServe(ctx, net.JoinHostPort(host, port)) }()
+			go func() { done <- s.Serve(ctx, udp, tcp) }()
 			defer func() { cancel(); <-done }()
 			dsts := []string{"127.0.0.1"}
 			switch host {

@@ -9,7 +9,9 @@
 // empty non-terminals found; see compile), and Answer parses the header and
 // question by hand, does one map lookup and copies bytes: no message
 // objects, no name compression work, no allocation. UDP is read and written
-// in batches (recvmmsg/sendmmsg). miekg/dns is used only on a slow path
+// in batches (recvmmsg/sendmmsg; on Linux raw non-blocking calls with
+// gathered replies, see udp_linux.go and gather.go). Swap's compile yields
+// to the UDP readers (see Yield). miekg/dns is used only on a slow path
 // (trimming an oversized upstream reply) and in tests.
 //
 // Forwarded queries run in their own goroutines, at most MaxForwarding at
@@ -125,6 +127,10 @@ type Server struct {
 	fwdShard shard // counters of relayed replies
 	shardsMu sync.Mutex
 	shards   []*shard
+
+	readersMu sync.Mutex
+	readers   readers // sockets of the running UDP readers, for Yield
+	noYield   bool    // tests: Swap does not yield (the control case)
 
 	upstreamFailures atomic.Uint64
 	forwardFailures  atomic.Uint64
@@ -267,7 +273,8 @@ func normalizeResolvers(rs []string) ([]string, error) {
 
 // Swap compiles t and makes it the served table. Compilation happens before
 // the atomic store, so queries keep being answered from the previous table
-// meanwhile; Swap calls are serialized. A nil t is ignored.
+// meanwhile; Swap calls are serialized. A nil t is ignored. The compile
+// calls Yield as it goes, so that it does not hold up the UDP readers.
 func (s *Server) Swap(t *records.Table) {
 	if t == nil {
 		return
@@ -275,7 +282,7 @@ func (s *Server) Swap(t *records.Table) {
 	s.swapMu.Lock()
 	defer s.swapMu.Unlock()
 	start := time.Now()
-	z := compile(t, &s.copts)
+	z := compile(t, &s.copts, s.newPacer())
 	s.zone.Store(z)
 	s.log.Debug("dns table swapped", "srv_ptr_names", len(z.vars), "bytes", len(z.arena), "took", time.Since(start))
 }
