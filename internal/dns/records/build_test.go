@@ -3,10 +3,12 @@ package records
 import (
 	"errors"
 	"net/netip"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/signpost-dns/signpost/internal/cluster"
 )
@@ -855,5 +857,20 @@ func checkTable(t testing.TB, st *cluster.MesosState, tb *Table) {
 				table[k] = true
 			}
 		}
+	}
+}
+
+// TestBuildYields: a big build hands the core back every yieldEvery tasks,
+// and the table is the same with or without yielding.
+func TestBuildYields(t *testing.T) {
+	st := syntheticState(50, 1000)
+	calls := 0
+	withYield, _ := Build(st, Config{Yield: func() { calls++ }, Now: func() time.Time { return time.Unix(1, 0) }})
+	without, _ := Build(st, Config{Now: func() time.Time { return time.Unix(1, 0) }})
+	if want := 1000 / yieldEvery; calls < want-1 || calls > want+1 {
+		t.Errorf("Yield called %d times for 1000 tasks, want about %d", calls, want)
+	}
+	if !reflect.DeepEqual(withYield.Counts(), without.Counts()) {
+		t.Errorf("yielding changed the table: %v vs %v", withYield.Counts(), without.Counts())
 	}
 }

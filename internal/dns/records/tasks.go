@@ -191,6 +191,9 @@ func (b *builder) taskRecords(st *cluster.MesosState) []Framework {
 	start := 0
 	for i := range st.Frameworks {
 		for k := start; k < ends[i]; k++ {
+			if b.yield != nil && k%yieldEvery == yieldEvery-1 {
+				b.yield()
+			}
 			p := &plans[k]
 			b.task(&b.fws[i], p)
 			tasks[k] = Task{Name: p.t.Name, ID: p.t.ID, Records: b.takeRecords()}
@@ -200,6 +203,10 @@ func (b *builder) taskRecords(st *cluster.MesosState) []Framework {
 	}
 	return out
 }
+
+// yieldEvery is how many tasks Build inserts between calls of
+// Config.Yield: about 100 µs of work at ~9 µs per task under load.
+const yieldEvery = 16
 
 // task inserts one eligible task's records.
 func (b *builder) task(fc *fwCtx, p *taskPlan) {

@@ -235,6 +235,7 @@ func (s *Service) apply(u mesospoll.Update) {
 
 func (s *Service) builderConfig(u mesospoll.Update) records.Config {
 	return records.Config{
+		Yield:         s.dns.Yield,
 		Domain:        s.cfg.Domain,
 		IPSources:     s.cfg.IPSources,
 		EnforceRFC952: s.cfg.EnforceRFC952,
