@@ -16,16 +16,30 @@ func (s *Server) Listen(ctx context.Context, addr string) ([]*net.UDPConn, net.L
 	if n <= 0 {
 		n = runtime.GOMAXPROCS(0)
 	}
-	udp, err := listenUDP(ctx, addr, n)
+	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, nil, err
 	}
-	la := udp[0].LocalAddr().(*net.UDPAddr)
-	host, _, _ := net.SplitHostPort(addr)
-	ln, err := new(net.ListenConfig).Listen(ctx, "tcp", net.JoinHostPort(host, strconv.Itoa(la.Port)))
-	if err != nil {
+	// With port 0 the kernel picks a free UDP port, which TCP may not have
+	// free (an outgoing connection's ephemeral port, on a busy machine):
+	// then pick again.
+	attempts := 1
+	if port == "0" {
+		attempts = 20
+	}
+	for i := 1; ; i++ {
+		udp, err := listenUDP(ctx, addr, n)
+		if err != nil {
+			return nil, nil, err
+		}
+		la := udp[0].LocalAddr().(*net.UDPAddr)
+		ln, err := new(net.ListenConfig).Listen(ctx, "tcp", net.JoinHostPort(host, strconv.Itoa(la.Port)))
+		if err == nil {
+			return udp, ln, nil
+		}
 		closeAll(udp)
-		return nil, nil, err
+		if i >= attempts {
+			return nil, nil, err
+		}
 	}
-	return udp, ln, nil
 }
