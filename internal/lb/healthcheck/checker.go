@@ -150,8 +150,11 @@ func New(opts Options) *Checker {
 		log = slog.New(slog.DiscardHandler)
 	}
 	c := &Checker{
-		opts:   opts,
-		log:    log,
+		opts: opts,
+		log:  log,
+		// Probe connections live for one check: keep-alive would only
+		// cost two setsockopt calls per check.
+		dialer: net.Dialer{KeepAlive: -1},
 		sem:    make(chan struct{}, opts.MaxInFlight),
 		wake:   make(chan struct{}, 1),
 		probes: make(map[probeKey]*probe),

@@ -104,6 +104,8 @@ func TestFallAndRise(t *testing.T) {
 				s.close()
 			}
 			eventually(t, "DOWN", func() bool { return !c.Up("b", &sv) })
+			// The state is published before the transition is logged.
+			eventually(t, "DOWN logged", func() bool { return len(rec.transitions()) >= 1 })
 			tr := rec.transitions()
 			if len(tr) != 1 || tr[0].up || tr[0].backend != "b" || tr[0].server != "s" || !strings.Contains(tr[0].reason, "3 consecutive checks failed") {
 				t.Fatalf("transitions %+v, want one DOWN after 3 failures", tr)
@@ -120,6 +122,7 @@ func TestFallAndRise(t *testing.T) {
 			}
 			s.status.Store(302)
 			eventually(t, "UP", func() bool { return c.Up("b", &sv) })
+			eventually(t, "UP logged", func() bool { return len(rec.transitions()) >= 2 })
 			tr = rec.transitions()
 			if len(tr) != 2 || !tr[1].up || !strings.Contains(tr[1].reason, "2 consecutive checks passed") {
 				t.Fatalf("transitions %+v, want DOWN then UP after 2 passes", tr)
@@ -147,6 +150,7 @@ func TestNewServerFallsAtFirstFailure(t *testing.T) {
 	}
 	start(t, c) // the interval is an hour: only the first check can run
 	eventually(t, "DOWN", func() bool { return !c.Up("b", &dead) })
+	eventually(t, "DOWN logged", func() bool { return len(rec.transitions()) >= 1 })
 	st, _ := statsOf(c, "b", "dead")
 	if st.Checks != 1 {
 		t.Errorf("%d checks, want 1", st.Checks)
@@ -316,7 +320,7 @@ func TestConcurrencyBound(t *testing.T) {
 		ts = append(ts, s)
 		rs = append(rs, srv(string(rune('a'+i%26))+string(rune('0'+i/26)), s.addr()))
 	}
-	hc := &routes.HealthCheck{Type: routes.CheckHTTP, Path: "/", Interval: 10 * time.Millisecond, Timeout: 100 * time.Millisecond, Fall: 1, Rise: 1}
+	hc := &routes.HealthCheck{Type: routes.CheckHTTP, Path: "/", Interval: 10 * time.Millisecond, Timeout: 250 * time.Millisecond, Fall: 1, Rise: 1}
 	c := New(Options{MaxInFlight: bound, FirstCheck: -1})
 	if err := c.Apply(tableOf(backend("b", hc, rs...))); err != nil {
 		t.Fatal(err)

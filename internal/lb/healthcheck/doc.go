@@ -17,9 +17,12 @@
 //     line passes, anything else (another status, no answer, a closed
 //     connection, something that is not HTTP) fails.
 //
-// Timeout bounds a whole check (connect and status line). Probe connections
-// are closed with a reset (SO_LINGER 0), as HAProxy closes its checks, so
-// that thousands of checks a second leave no TIME_WAIT sockets behind.
+// Timeout bounds a whole check, connect and status line together. (HAProxy
+// bounds the connect by min("timeout connect", inter) and then waits
+// "timeout check" more for the answer; one bound is simpler and never
+// looser.) Probe connections are closed with a reset (SO_LINGER 0), as
+// HAProxy closes its checks, so that thousands of checks a second leave no
+// TIME_WAIT sockets behind.
 // Servers of a backend without a HealthCheck, and servers whose address is
 // unresolved, are never probed and always up.
 //
