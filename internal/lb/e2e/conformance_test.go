@@ -374,11 +374,6 @@ func runConformanceCase(t *testing.T, dir string, oracle bool) {
 			// legitimately keep choosing one (source: one client address;
 			// leastconn: sequential requests tie at zero connections).
 			every := b.Balance == "roundrobin" && !b.Sticky
-			if tlsOn && f.Mode == "tcp" && !oracle {
-				if _, err := rawHTTP(addr, client, true); err != nil && strings.Contains(err.Error(), "does not look like a TLS handshake") {
-					t.Skipf("needs TLS termination on tcp-mode service ports (HAPROXY_{n}_SSL_CERT without http mode): %s answers in plain TCP: %v", addr, err)
-				}
-			}
 			eventually(t, fmt.Sprintf("%s frontend %s reaches %s", f.Mode, addr, want), func() error {
 				got := set{}
 				for range 4 * len(want) {

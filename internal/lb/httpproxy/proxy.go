@@ -81,6 +81,7 @@ import (
 	"time"
 
 	"github.com/signpost-dns/signpost/internal/lb/routes"
+	"github.com/signpost-dns/signpost/internal/lb/tlscerts"
 )
 
 // ErrClosed is returned by Apply after Close.
@@ -217,7 +218,7 @@ type Proxy struct {
 
 	// applyMu serialises Apply (certificate loading happens outside mu).
 	applyMu sync.Mutex
-	certs   certLoader
+	certs   *tlscerts.Loader
 
 	// mu guards servers (the registry that keeps pools and counters of a
 	// server alive across Apply), conns, svcs and serving.
@@ -255,8 +256,8 @@ type compiled struct {
 	backends map[*routes.Backend]*backendState
 	// https are the shared HTTPS frontend's certificates (nil: none
 	// loaded); vhosts those of each vhost with GroupByVhost.
-	https  *certSet
-	vhosts map[string]*certSet
+	https  *tlscerts.Set
+	vhosts map[string]*tlscerts.Set
 }
 
 type serverKey struct{ backend, hostPort string }
@@ -269,7 +270,7 @@ func New(opts Options) (*Proxy, error) {
 	p := &Proxy{
 		opts:    opts,
 		log:     opts.Logger,
-		certs:   certLoader{log: opts.Logger, files: map[string]*loadedCrt{}},
+		certs:   tlscerts.NewLoader(opts.Logger),
 		servers: map[serverKey]*serverState{},
 		leaving: map[serverKey]*serverState{},
 		conns:   map[*clientConn]struct{}{},
@@ -333,19 +334,16 @@ func (p *Proxy) httpsCertificate(h *tls.ClientHelloInfo) (*tls.Certificate, erro
 	st := p.state.Load()
 	f := st.t.HTTPS
 	if f == nil {
-		return nil, errNoCert
+		return nil, tlscerts.ErrNoCertificate
 	}
 	if f.GroupByVhost {
 		cs := st.vhosts[strings.ToLower(strings.TrimSuffix(h.ServerName, "."))]
 		if cs == nil {
 			return nil, errors.New("httpproxy: TLS server name is no vhost of --group-https-by-vhost")
 		}
-		return cs.pick(h.ServerName), nil
+		return cs.Pick(h.ServerName), nil
 	}
-	if st.https == nil {
-		return nil, errNoCert
-	}
-	return st.https.pick(h.ServerName), nil
+	return st.https.GetCertificate(h)
 }
 
 // HTTPAddr is the address of the shared HTTP frontend, nil when disabled.
@@ -398,25 +396,25 @@ func (p *Proxy) Apply(t *routes.Table) error {
 
 	// Certificates first: file I/O stays outside mu.
 	seen := map[string]bool{}
-	svcCerts := map[string]*certSet{}
+	svcCerts := map[string]*tlscerts.Set{}
 	if f := t.HTTPS; f != nil && p.HTTPSAddr() != nil {
 		if f.GroupByVhost {
-			c.vhosts = make(map[string]*certSet, len(f.Vhosts))
+			c.vhosts = make(map[string]*tlscerts.Set, len(f.Vhosts))
 			for name, v := range f.Vhosts {
-				if cs := newCertSet(p.certs.load(v.Certs, seen)); cs != nil {
+				if cs := loadSet(p.certs, v.Certs, seen); cs != nil {
 					c.vhosts[name] = cs
 				}
 			}
 		} else {
-			c.https = newCertSet(p.certs.load(f.Certs, seen))
+			c.https = loadSet(p.certs, f.Certs, seen)
 		}
 	}
 	for _, s := range t.Services {
 		if s != nil && s.Mode == routes.ModeHTTP && s.SSLCert != "" && svcCerts[s.SSLCert] == nil {
-			svcCerts[s.SSLCert] = newCertSet(p.certs.load([]string{s.SSLCert}, seen))
+			svcCerts[s.SSLCert] = loadSet(p.certs, []string{s.SSLCert}, seen)
 		}
 	}
-	p.certs.forget(seen)
+	p.certs.Forget(seen)
 
 	p.mu.Lock()
 	defer p.mu.Unlock()

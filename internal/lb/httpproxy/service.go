@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/signpost-dns/signpost/internal/lb/routes"
+	"github.com/signpost-dns/signpost/internal/lb/tlscerts"
 )
 
 // svcFrontend is the listener of one http-mode service (Marathon-LB's
@@ -35,7 +36,7 @@ type svcFrontend struct {
 type svcGen struct {
 	bs    *backendState
 	tls   bool
-	certs *certSet // nil with tls: the certificate failed to load
+	certs *tlscerts.Set // nil with tls: the certificate failed to load
 }
 
 func (p *Proxy) listenService(l routes.ListenAddr) (*svcFrontend, error) {
@@ -50,10 +51,10 @@ func (p *Proxy) listenService(l routes.ListenAddr) (*svcFrontend, error) {
 	f := &svcFrontend{listen: l, ln: ln}
 	f.tlsCfg = newTLSConfig(func(h *tls.ClientHelloInfo) (*tls.Certificate, error) {
 		g := f.gen.Load()
-		if g == nil || g.certs == nil {
-			return nil, errNoCert
+		if g == nil {
+			return nil, tlscerts.ErrNoCertificate
 		}
-		return g.certs.pick(h.ServerName), nil
+		return g.certs.GetCertificate(h)
 	})
 	return f, nil
 }

@@ -48,6 +48,10 @@ type pool struct {
 	// Options.Healthy.
 	up []*server
 	rs []*routes.Server
+	// tls is set for a service with SSLCert: connections are TLS
+	// terminated (or refused, without a certificate) before a server is
+	// picked.
+	tls *tlsSetup
 }
 
 type balance uint8
@@ -81,10 +85,11 @@ func newFrontend(p *Proxy, l routes.ListenAddr, ln *net.TCPListener) *frontend {
 	}
 }
 
-// update installs b's servers: known servers keep their counters and open
-// connections, those that became draining or disappeared start their drain
-// timer, and the new pool is published atomically. Called with p.mu held.
-func (f *frontend) update(b *routes.Backend) {
+// update installs b's servers and the TLS setup ts (nil: plain TCP): known
+// servers keep their counters and open connections, those that became
+// draining or disappeared start their drain timer, and the new pool is
+// published atomically. Called with p.mu held.
+func (f *frontend) update(b *routes.Backend, ts *tlsSetup) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.retiring {
@@ -98,6 +103,7 @@ func (f *frontend) update(b *routes.Backend) {
 		backend: b.Name,
 		balance: parseBalance(b.Balance),
 		allowed: b.AllowedNetworks,
+		tls:     ts,
 	}
 	seen := make(map[serverKey]bool, len(b.Servers))
 	for i := range b.Servers {
@@ -265,6 +271,25 @@ func (f *frontend) handle(c *net.TCPConn) {
 	if !allowed(pl.allowed, src) {
 		f.refused.Add(1)
 		return
+	}
+	if pl.tls != nil {
+		if pl.tls.cfg == nil {
+			f.refused.Add(1) // no certificate: never in clear
+			return
+		}
+		tc, err := f.handshake(c, pl.tls.cfg)
+		if err != nil {
+			f.refused.Add(1)
+			f.p.log.Debug("tls handshake failed", "listen", f.listen.String(), "client", src, "err", err)
+			return
+		}
+		s.tls = tc
+		// The handshake took round trips: balance over the newest servers,
+		// with the ACL they come with.
+		if pl = f.pool.Load(); !allowed(pl.allowed, src) {
+			f.refused.Add(1)
+			return
+		}
 	}
 	n := len(pl.up)
 	start := -1

@@ -13,7 +13,9 @@
 //   - A server that disappears from the table or becomes Draining (HAProxy
 //     "disabled", the old colour of a zero-downtime deployment) gets no new
 //     connections; its open connections go on until they end or
-//     Options.DrainTimeout passes, and only then are they cut.
+//     Options.DrainTimeout passes, and only then are they cut. A server
+//     that fails its active health check (Options.Healthy) gets no new
+//     connections either, but its open ones are never cut for it.
 //   - A removed service keeps its socket until its open connections have
 //     ended (or DrainTimeout passed); meanwhile new connections to it are
 //     accepted and closed at once. Should the service come back before
@@ -24,18 +26,55 @@
 // user space. Nothing may wrap either connection, or the copy falls back to
 // a user-space buffer; that is why byte counters are updated when a
 // direction ends rather than per read.
+//
+// # TLS termination
+//
+// A service with SSLCert (HAPROXY_{n}_SSL_CERT in tcp mode, HAProxy's
+// "bind <addr>:<port> ssl crt <path>" under "mode tcp") terminates TLS:
+// the listener completes the handshake with the certificates of that
+// "crt" argument (a PEM file or a directory, see package tlscerts; chosen
+// by SNI: exact name, then wildcard, else the first), and only then picks
+// a server and proxies the decrypted stream to it in clear, as HAProxy
+// does. "alpn <list>" in BindOptions is offered to clients (the server
+// then has to speak what was negotiated); other bind keywords are ignored.
+// As with Marathon-LB's HAProxy, TLS 1.0 and session tickets are off.
+//
+//   - Such connections lose the splice path: the client side is a
+//     *tls.Conn, so bytes go through a user-space buffer to be decrypted
+//     and encrypted. Plain services keep splice. Byte counters count the
+//     plaintext.
+//   - The handshake must finish within Options.HandshakeTimeout, so a
+//     client that never finishes it cannot hold a goroutine; it counts as
+//     refused. The ACL of the service applies before the handshake.
+//   - Certificates are loaded by Apply (outside the data path) and read
+//     again when their files change. A certificate that cannot be loaded
+//     is reported in Apply's error; when nothing of it loads, that
+//     service's listener stays (its socket persists as for any service)
+//     but closes every connection at once rather than serve it in clear,
+//     until an Apply finds the certificate loadable. A directory with some
+//     broken files serves the files that loaded (and Apply reports the
+//     others). Everything else in the table is applied regardless.
+//   - A half-close is passed through as for plain services: the client's
+//     close_notify (or a FIN at a record boundary) half-closes the server
+//     connection, and the server's FIN sends close_notify then a FIN to the
+//     client.
+//   - Draining, retirement and persistent listeners are the same as for
+//     plain services; a connection still in its handshake counts as open.
 package tcpproxy
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/signpost-dns/signpost/internal/lb/routes"
+	"github.com/signpost-dns/signpost/internal/lb/tlscerts"
 )
 
 // Defaults for the zero Options. DialTimeout and MaxAttempts follow the
@@ -46,6 +85,11 @@ const (
 	DefaultDrainTimeout = 30 * time.Second
 	DefaultDialTimeout  = 3 * time.Second
 	DefaultMaxAttempts  = 4
+	// DefaultHandshakeTimeout bounds a TLS handshake on a service with
+	// SSLCert; HAProxy has no separate knob (its "timeout client", 30s in
+	// Marathon-LB's defaults, covers it), but a handshake needs a few
+	// round trips, not half a minute.
+	DefaultHandshakeTimeout = 10 * time.Second
 )
 
 // ErrClosed is returned by Apply after Close.
@@ -65,6 +109,10 @@ type Options struct {
 	// given up (a failed connect moves on to the next server; nothing has
 	// been sent yet, so that is safe). Zero means DefaultMaxAttempts.
 	MaxAttempts int
+	// HandshakeTimeout bounds the TLS handshake of a connection to a
+	// service with SSLCert; one that has not finished by then is closed.
+	// Zero means DefaultHandshakeTimeout.
+	HandshakeTimeout time.Duration
 	// Logger receives accept and connect failures; nil discards them.
 	Logger *slog.Logger
 	// ListenConfig opens the listeners (tests use it to set socket
@@ -95,8 +143,13 @@ type Proxy struct {
 	// connection handlers), so Close can wait for all of them.
 	wg sync.WaitGroup
 
-	// mu serialises Apply, Close and listener retirement. Lock order:
-	// Proxy.mu, then frontend.mu, then server.mu.
+	// applyMu serialises Apply, so certificates can be loaded (file I/O)
+	// before mu is taken; certs is used only under it.
+	applyMu sync.Mutex
+	certs   *tlscerts.Loader
+
+	// mu guards closed and frontends, and listener retirement. Lock order:
+	// Proxy.applyMu, Proxy.mu, then frontend.mu, then server.mu.
 	mu        sync.Mutex
 	closed    bool
 	frontends map[routes.ListenAddr]*frontend
@@ -112,6 +165,9 @@ func New(opts Options) *Proxy {
 	}
 	if opts.MaxAttempts <= 0 {
 		opts.MaxAttempts = DefaultMaxAttempts
+	}
+	if opts.HandshakeTimeout <= 0 {
+		opts.HandshakeTimeout = DefaultHandshakeTimeout
 	}
 	if opts.ListenConfig == nil {
 		opts.ListenConfig = &net.ListenConfig{}
@@ -130,6 +186,7 @@ func New(opts Options) *Proxy {
 		dialer:    net.Dialer{Timeout: opts.DialTimeout},
 		ctx:       ctx,
 		cancel:    cancel,
+		certs:     tlscerts.NewLoader(nil), // failures are Apply's errors
 		frontends: make(map[routes.ListenAddr]*frontend),
 	}
 }
@@ -139,12 +196,14 @@ func New(opts Options) *Proxy {
 // the new backend set atomically; listeners of services no longer in t
 // drain (see the package comment). A listener that cannot be opened is
 // reported in the returned error while every other service is still
-// applied, so one port conflict does not freeze the whole table. Apply is
-// safe to call concurrently with traffic; calls are serialised.
+// applied, so one port conflict does not freeze the whole table; so is a
+// TLS certificate that cannot be loaded (see the package comment for what
+// its service does then). Apply is safe to call concurrently with traffic;
+// calls are serialised.
 func (p *Proxy) Apply(t *routes.Table) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closed {
+	p.applyMu.Lock()
+	defer p.applyMu.Unlock()
+	if p.isClosed() {
 		return ErrClosed
 	}
 	var errs []error
@@ -161,7 +220,37 @@ func (p *Proxy) Apply(t *routes.Table) error {
 			want[s.Listen] = s
 		}
 	}
-	for l, s := range want {
+	// In address order, so that the error of the same problems reads the
+	// same from one Apply to the next.
+	order := make([]routes.ListenAddr, 0, len(want))
+	for l := range want {
+		order = append(order, l)
+	}
+	slices.SortFunc(order, func(a, b routes.ListenAddr) int {
+		return cmp.Or(a.Addr.Compare(b.Addr), cmp.Compare(a.Port, b.Port))
+	})
+
+	// Certificates first: file I/O stays outside mu.
+	seen := map[string]bool{}
+	secure := make(map[routes.ListenAddr]*tlsSetup)
+	for _, l := range order {
+		if s := want[l]; s.SSLCert != "" {
+			ts, err := p.loadTLS(s, seen)
+			if err != nil {
+				errs = append(errs, err)
+			}
+			secure[l] = ts
+		}
+	}
+	p.certs.Forget(seen)
+
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return ErrClosed
+	}
+	for _, l := range order {
+		s := want[l]
 		f := p.frontends[l]
 		if f == nil {
 			var err error
@@ -171,12 +260,12 @@ func (p *Proxy) Apply(t *routes.Table) error {
 				continue
 			}
 			p.frontends[l] = f
-			f.update(s.Backend)
+			f.update(s.Backend, secure[l])
 			p.wg.Add(1)
 			go f.acceptLoop()
 			continue
 		}
-		f.update(s.Backend) // also revives a frontend that was draining
+		f.update(s.Backend, secure[l]) // also revives a frontend that was draining
 	}
 	for l, f := range p.frontends {
 		if _, ok := want[l]; !ok {
@@ -184,6 +273,12 @@ func (p *Proxy) Apply(t *routes.Table) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+func (p *Proxy) isClosed() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.closed
 }
 
 func (p *Proxy) listen(l routes.ListenAddr) (*frontend, error) {

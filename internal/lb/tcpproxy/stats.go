@@ -23,10 +23,14 @@ type FrontendStats struct {
 	// Retiring: the service left the table and the listener waits for its
 	// open connections before closing.
 	Retiring bool
+	// TLS: the service terminates TLS (SSLCert); TLSReady: a certificate
+	// is loaded, so connections are served rather than closed.
+	TLS, TLSReady bool
 	// Accepted counts accepted client connections; Refused those closed
-	// without reaching a server (network ACL, retiring, no server up, every
-	// attempt failed). Active are the open client connections, including
-	// those still connecting.
+	// without reaching a server (network ACL, retiring, no certificate,
+	// failed or timed-out TLS handshake, no server up, every attempt
+	// failed). Active are the open client connections, including those
+	// still in the TLS handshake or connecting.
 	Accepted, Refused uint64
 	Active            int64
 	Servers           []ServerStats
@@ -65,6 +69,8 @@ func (p *Proxy) Stats() Stats {
 		}
 		if pl := f.pool.Load(); pl != nil {
 			fs.Backend = pl.backend
+			fs.TLS = pl.tls != nil
+			fs.TLSReady = fs.TLS && pl.tls.cfg != nil
 		}
 		for _, sv := range f.servers {
 			sv.mu.Lock()
