@@ -192,6 +192,8 @@ type Follower struct {
 	// those not yet applied to the last one, and those that arrived during
 	// a fetch (replayed on its result).
 	patches []wire.Event
+	// taken are the events queued when the fetch in flight started.
+	taken []wire.Event
 
 	mu        sync.Mutex
 	status    Status
@@ -337,7 +339,22 @@ func (f *Follower) takeDue(now time.Time) (reason string, due time.Time, ok, pen
 		return p.reason, p.due, false, true
 	}
 	f.pending = pendingFetch{}
+	// The fetch about to start answers for every event queued so far: they
+	// must not be replayed on its answer (an old event replayed on a newer
+	// state would undo what it corrects). Events arriving from now on ask
+	// for another fetch, so replaying them is always followed by one.
+	f.taken = f.patches
+	f.patches = nil
 	return p.reason, p.due, true, true
+}
+
+// untake puts the events of a failed fetch back in front of the queue, to
+// be applied to the last snapshot meanwhile.
+func (f *Follower) untake() {
+	f.pmu.Lock()
+	f.patches = append(f.taken, f.patches...)
+	f.taken = nil
+	f.pmu.Unlock()
 }
 
 // fetchLoop runs the fetches, one at a time, and sends their Updates. It
@@ -379,6 +396,7 @@ func (f *Follower) fetchLoop(ctx context.Context, out chan<- Update, first <-cha
 			}
 			nextResync = time.Now().Add(f.cfg.Resync)
 			if err != nil {
+				f.untake()
 				wait := retry.next()
 				f.cfg.Logger.Warn("fetching Marathon apps failed; keeping the last state",
 					"reason", reason, "retry_in", wait.Round(time.Millisecond), "err", err)

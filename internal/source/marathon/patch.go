@@ -35,8 +35,12 @@ import (
 // event that was applied wrongly, or a change no event describes, is corrected
 // within Config.Coalesce plus one fetch. Events that arrive while a fetch is in
 // flight are replayed, in order, on the fetched state: the fetch may have been
-// answered before they happened. Replaying is safe because each patch sets a
-// task to what the event says rather than changing it relative to before.
+// answered before they happened. Events queued before the fetch started are
+// not (its answer already holds them, and replaying an old event could undo
+// a newer change no event describes); each replayed event has asked for
+// another fetch, which settles any doubt. Replaying is safe because each
+// patch sets a task to what the event says rather than changing it relative
+// to before.
 
 // patchable reports whether an event is of a kind patch may apply.
 func patchable(e wire.Event) bool {
