@@ -320,7 +320,8 @@ func (s *Service) Run(ctx context.Context, ready chan<- struct{}) (err error) {
 		}
 	})
 	if adminLn != nil {
-		hs := &http.Server{Handler: s.adminHandler(), ReadHeaderTimeout: 10 * time.Second}
+		hs := &http.Server{Handler: s.adminHandler(), ReadHeaderTimeout: 10 * time.Second,
+			WriteTimeout: time.Minute, IdleTimeout: time.Minute}
 		goFn(func() {
 			if err := hs.Serve(adminLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				fail(fmt.Errorf("admin server: %w", err))
@@ -330,7 +331,9 @@ func (s *Service) Run(ctx context.Context, ready chan<- struct{}) (err error) {
 			<-ctx.Done()
 			sctx, c := context.WithTimeout(context.Background(), 5*time.Second)
 			defer c()
-			hs.Shutdown(sctx)
+			if hs.Shutdown(sctx) != nil {
+				hs.Close() // a slow /metrics reader must not outlive Run
+			}
 		})
 	}
 	goFn(func() {

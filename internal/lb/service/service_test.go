@@ -89,7 +89,8 @@ func TestLifecycle(t *testing.T) {
 	leakcheck.Verify(t)
 	sim := startSim(t)
 	g := newGate(t, sim.MarathonURL)
-	webPort, echoPort, newPort, badPort := freePort(t, "127.0.0.1"), freePort(t, "127.0.0.1"), freePort(t, "127.0.0.1"), freePort(t, "127.0.0.1")
+	ports := freePorts(t, "127.0.0.1", 4)
+	webPort, echoPort, newPort, badPort := ports[0], ports[1], ports[2], ports[3]
 	post := func(app string) { marathonDo(t, http.MethodPost, sim.MarathonURL+"/v2/apps", app) }
 	post(fmt.Sprintf(`{"id":"/web","instances":2,"portDefinitions":[{"port":%d}],
 		"labels":{"HAPROXY_GROUP":"external","HAPROXY_0_VHOST":"web.example.com","HAPROXY_0_BIND_ADDR":"127.0.0.1"}}`, webPort))
