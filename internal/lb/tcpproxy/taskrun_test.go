@@ -2,8 +2,10 @@ package tcpproxy
 
 import (
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/netip"
+	"strconv"
 	"testing"
 	"time"
 
@@ -67,12 +69,18 @@ func TestZeroDowntimeDeploymentWithSimulatorTasks(t *testing.T) {
 	}
 }
 
+// freePort returns a port free at ip, drawn below the kernel's ephemeral
+// range so that no outgoing connection takes it before the proxy binds it.
 func freePort(t *testing.T, ip string) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
-	if err != nil {
-		t.Fatal(err)
+	for range 1000 {
+		ln, err := net.Listen("tcp", net.JoinHostPort(ip, strconv.Itoa(20000+rand.IntN(12000))))
+		if err != nil {
+			continue
+		}
+		defer ln.Close()
+		return ln.Addr().(*net.TCPAddr).Port
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	t.Fatal("no free port in 20000-32000")
+	return 0
 }
