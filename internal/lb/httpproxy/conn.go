@@ -48,6 +48,10 @@ type clientConn struct {
 	upMu sync.Mutex
 	upNC net.Conn // the server connection in use, for Close to cut
 
+	// avoid is a server the request in hand must not be sent to again: it
+	// proved gone after the request was routed to it.
+	avoid *serverState
+
 	req  request
 	resp response
 }
@@ -210,10 +214,12 @@ func unsafeString(b []byte) string { return unsafe.String(unsafe.SliceData(b), l
 
 func (c *clientConn) handle() bool {
 	start := time.Now()
+	defer func() { c.avoid = nil }()
 	keep, stale := c.route(start)
 	if stale {
 		// An Apply removed the servers of the generation this request
-		// was routed with: route it again with the new one.
+		// was routed with, or the server it was sent to proved gone
+		// before processing it: route it again (avoiding that server).
 		if keep, stale = c.route(start); stale {
 			c.p.stats.noServer.Add(1)
 			return c.local(503, "", body503, true)
@@ -363,6 +369,13 @@ func (c *clientConn) forward(bs *backendState, start time.Time) (keep, stale boo
 	if bs.alg >= algSource && bs.alg != algFirst {
 		h, hashed = bs.requestHash(c)
 	}
+	if c.avoid != nil {
+		for i, ss := range bs.servers {
+			if ss == c.avoid {
+				markTried(&tried, i)
+			}
+		}
+	}
 	idx := -1
 	// Connection failures move on to the next server; nothing has been
 	// written anywhere yet, so this is always safe.
@@ -471,8 +484,11 @@ func (c *clientConn) forward(bs *backendState, start time.Time) (keep, stale boo
 				continue
 			}
 			s.connectErrors.Add(1)
-			p.stats.noServer.Add(1)
-			return c.local(503, "", body503, false), false
+			// The server is gone (a task killed before its removal
+			// reached us) and nothing was processed: as after any
+			// failed connect, try another server (HAProxy's redispatch).
+			c.avoid = s
+			return false, true
 		}
 		s.serverErrors.Add(1)
 		if isTimeout(err) {

@@ -743,3 +743,60 @@ func TestHTTP10AndPipelining(t *testing.T) {
 		t.Errorf("connection not closed after Connection: close (%v)", err)
 	}
 }
+
+// TestDeadServerRedispatched: a task killed before its removal reaches the
+// proxy leaves pooled connections that fail and a port that refuses. A
+// bodyless GET that meets this is sent to another server (HAProxy's
+// "option redispatch"), not answered 503.
+func TestDeadServerRedispatched(t *testing.T) {
+	live := newBackend(t, "live", nil)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var open sync.WaitGroup
+	var mu sync.Mutex
+	var accepted []net.Conn
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			accepted = append(accepted, c)
+			mu.Unlock()
+			open.Add(1)
+			go func() {
+				defer open.Done()
+				br := bufio.NewReader(c)
+				for {
+					if _, err := http.ReadRequest(br); err != nil {
+						return
+					}
+					io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\ndead")
+				}
+			}()
+		}
+	}()
+	p := startProxy(t, tableOf(hostRule(backend("a", ln.Addr().String(), live.hostPort()), "a.example")), Options{})
+	c := client()
+	for range 4 { // round robin: both servers get pooled connections
+		if code, _, _ := get(t, c, p, "a.example", "/"); code != 200 {
+			t.Fatalf("before the kill: %d", code)
+		}
+	}
+	// Kill the task: its port refuses and its connections close.
+	ln.Close()
+	mu.Lock()
+	for _, c := range accepted {
+		c.Close()
+	}
+	mu.Unlock()
+	open.Wait()
+	for i := range 6 {
+		if code, body, _ := get(t, c, p, "a.example", "/"); code != 200 || body != "live /" {
+			t.Errorf("request %d after the kill: %d %q, want the live server", i, code, body)
+		}
+	}
+}
