@@ -50,10 +50,10 @@ func (s *session) close() {
 }
 
 // pipe copies both directions until both have ended and returns the bytes
-// sent to the server (up) and to the client (down). Without TLS both
-// io.Copy calls are between two *net.TCPConn, so dst.ReadFrom(src) splices
-// on Linux; with TLS the client side is the *tls.Conn and the copy is
-// buffered (plaintext is counted). A clean EOF half-closes the other side
+// sent to the server (up) and to the client (down), with copyAuto: small
+// exchanges through a buffer, bulk transfers spliced (between two
+// *net.TCPConn, dst.ReadFrom(src) splices on Linux); with TLS the client side
+// is the *tls.Conn and the copy stays buffered (plaintext is counted). A clean EOF half-closes the other side
 // (TCP half-close is passed through, as HAProxy does); an error in either
 // direction aborts both.
 func (s *session) pipe() (up, down int64) {
@@ -71,14 +71,14 @@ func (s *session) pipe() (up, down int64) {
 	go func() {
 		defer close(done)
 		var err error
-		up, err = io.Copy(s.backend, fromClient)
+		up, err = copyAuto(s.backend, fromClient)
 		if err != nil {
 			s.close()
 			return
 		}
 		s.backend.CloseWrite()
 	}()
-	down, err := io.Copy(toClient, s.backend)
+	down, err := copyAuto(toClient, s.backend)
 	if err != nil {
 		s.close()
 	} else {
@@ -87,4 +87,47 @@ func (s *session) pipe() (up, down int64) {
 	<-done
 	s.close()
 	return up, down
+}
+
+// copyBuf is the size of copyAuto's buffer; a read that fills it is taken
+// for a bulk transfer.
+const copyBuf = 16 << 10
+
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, copyBuf); return &b }}
+
+// copyAuto is io.Copy with HAProxy's "splice-auto" judgement. splice(2) moves
+// bulk data without copying it to user space, but costs two system calls
+// and a pipe per chunk like read/write does, plus more work per call: for
+// the small messages of request/response protocols a plain buffered copy is
+// cheaper (measured in BenchmarkThroughput and scripts/bench-lb.sh). So the
+// copy starts buffered and hands over to io.Copy, which splices, as soon as
+// one read fills the buffer.
+func copyAuto(dst io.Writer, src io.Reader) (int64, error) {
+	bp := copyBufs.Get().(*[]byte)
+	buf := *bp
+	var n int64
+	for {
+		r, rerr := src.Read(buf)
+		if r > 0 {
+			w, werr := dst.Write(buf[:r])
+			n += int64(w)
+			if werr != nil {
+				copyBufs.Put(bp)
+				return n, werr
+			}
+		}
+		if rerr != nil {
+			copyBufs.Put(bp)
+			if rerr == io.EOF {
+				return n, nil
+			}
+			return n, rerr
+		}
+		if r == len(buf) {
+			break
+		}
+	}
+	copyBufs.Put(bp)
+	m, err := io.Copy(dst, src)
+	return n + m, err
 }
