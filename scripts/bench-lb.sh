@@ -64,6 +64,8 @@
 #   POLL_MS=1           poll interval of the update client
 #   MEMORY_APPS=10000 MEMORY_INSTANCES=3 MEMORY_REBUILDS=3
 #   DROPS_ACTIONS=100 DROPS_CONNS=16 DROPS_PAUSE_MS=200
+#   KILL_GRACE=3s       how long the simulator keeps a killed task serving
+#                       as TASK_KILLING (signpost sim -kill-grace; 0: none)
 #   SIGNPOST_BIN=path   use this binary instead of building ./cmd/signpost
 #   SIGNPOST_REV=rev    build ./cmd/signpost from this git revision instead
 #                       of the working tree
@@ -558,13 +560,18 @@ end
 LUA
 
 # start_sim STATE_FILE EXTRA...: the simulator, on core 1 (it only works
-# when something changes, and core 0 belongs to the proxy).
+# when something changes, and core 0 belongs to the proxy). A killed task
+# stays TASK_KILLING, still serving, for KILL_GRACE (default 3s, Mesos'
+# default grace period) before it stops, when the binary has -kill-grace.
 start_sim() {
-  local state=$1
+  local state=$1 grace=()
   shift
+  if grep -q -- '-kill-grace' <<<"$("$signpost" sim -h 2>&1 || true)"; then
+    grace=(-kill-grace "${KILL_GRACE:-3s}")
+  fi
   start sim taskset -c 1 "$signpost" sim -log-level warn -state "$state" \
     -mesos-addr 127.0.0.1:$mesos_port -marathon-addr 127.0.0.1:$marathon_port \
-    -control-addr 127.0.0.1:$control_port "$@"
+    -control-addr 127.0.0.1:$control_port "${grace[@]}" "$@"
   waitfor "simulator" 300 curl -fs "127.0.0.1:$marathon_port/ping"
 }
 

@@ -36,6 +36,7 @@ func TestBadInputExitsTwoWithOneLine(t *testing.T) {
 		{[]string{"sim", "-masters", "0"}, "-masters: 0 is outside 1-9"},
 		{[]string{"sim", "-masters", "x"}, `invalid value "x" for flag -masters`},
 		{[]string{"sim", "-apps", "3"}, "-apps needs -agents"},
+		{[]string{"sim", "-kill-grace", "-1s"}, "-kill-grace: -1s is negative"},
 		{[]string{"sim", "-agents", "-1"}, "-agents: -1 is outside"},
 		{[]string{"sim", "-state", filepath.Join(dir, "missing.json")}, "missing.json: no such file"},
 		{[]string{"sim", "-state", notJSON}, "bad.json"},

@@ -22,6 +22,7 @@ type simFlags struct {
 	runTasks                             bool
 	taskKind                             string
 	mesosHeartbeat, sseHeartbeat         time.Duration
+	killGrace                            time.Duration
 	seed                                 uint64
 }
 
@@ -40,6 +41,10 @@ func (f *simFlags) register(fs *flag.FlagSet, runTasksDefault bool) {
 	fs.DurationVar(&f.mesosHeartbeat, "mesos-heartbeat", 15*time.Second, "operator API heartbeat interval")
 	fs.DurationVar(&f.sseHeartbeat, "sse-heartbeat", 10*time.Second, "Marathon event stream heartbeat interval")
 	fs.Uint64Var(&f.seed, "seed", 1, "seed for ids and placement (same seed, same cluster)")
+	// 3 s is Mesos' default kill grace period: a killed task stays
+	// TASK_KILLING and keeps serving that long, as on a real cluster, so a
+	// load balancer in front of the simulator sees what it would see there.
+	fs.DurationVar(&f.killGrace, "kill-grace", 3*time.Second, "how long a killed task stays TASK_KILLING and keeps serving before TASK_KILLED, as in Mesos' kill grace period (0 kills at once)")
 }
 
 // config validates the flags and names the first one that is wrong.
@@ -48,6 +53,7 @@ func (f *simFlags) config(e *env) (simserver.Config, error) {
 		MesosAddr: f.mesosAddr, Masters: f.masters, MarathonAddr: f.marathonAddr, ControlAddr: f.controlAddr,
 		ZK: f.zk, StateFile: f.state, RunTasks: f.runTasks,
 		MesosHeartbeat: f.mesosHeartbeat, SSEHeartbeat: f.sseHeartbeat, Seed: f.seed, Logger: e.logger,
+		KillGrace: f.killGrace,
 		Synthetic: sim.SyntheticSpec{Agents: f.agents, Apps: f.apps, Instances: f.instances},
 	}
 	switch {
@@ -65,6 +71,8 @@ func (f *simFlags) config(e *env) (simserver.Config, error) {
 		return cfg, usagef("-mesos-heartbeat: must be positive")
 	case f.sseHeartbeat <= 0:
 		return cfg, usagef("-sse-heartbeat: must be positive")
+	case f.killGrace < 0:
+		return cfg, usagef("-kill-grace: %v is negative", f.killGrace)
 	}
 	switch f.taskKind {
 	case "http":

@@ -3,6 +3,7 @@ package sim
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/signpost-dns/signpost/internal/cluster"
 	"github.com/signpost-dns/signpost/internal/wire/operator"
@@ -109,21 +110,35 @@ func (a *agent) allocPort() (int, error) {
 // ErrNoAgent means no agent can take a task.
 var ErrNoAgent = errors.New("no agent with free resources")
 
-// placeLocked picks the next live agent round-robin.
-func (c *Cluster) placeLocked() (*agent, error) {
+// placeLocked picks the next live agent round-robin that has the given host
+// ports free. When no agent has them, it returns one anyway (the first live
+// one in turn), and the launch fails naming the port in use, which says more
+// than ErrNoAgent.
+func (c *Cluster) placeLocked(fixedPorts []int) (*agent, error) {
+	var fallback *agent
 	for range len(c.agents) {
 		a := c.agents[c.placeCursor%len(c.agents)]
 		c.placeCursor++
-		if !a.lost && len(a.used) < agentPortEnd-agentPortBegin {
+		if a.lost || len(a.used) >= agentPortEnd-agentPortBegin {
+			continue
+		}
+		if !slices.ContainsFunc(fixedPorts, func(p int) bool { return a.used[p] }) {
 			return a, nil
 		}
+		if fallback == nil {
+			fallback = a
+		}
+	}
+	if fallback != nil {
+		return fallback, nil
 	}
 	return nil, ErrNoAgent
 }
 
 // LoseAgent takes an agent away, as when its host dies: its tasks are
-// reported TASK_LOST, the agent is removed, and Marathon replaces the tasks
-// on other agents.
+// reported TASK_LOST at once (TASK_KILLING ones too: no grace period on a
+// dead host), the agent is removed, and Marathon replaces the tasks that
+// were not being killed on other agents.
 func (c *Cluster) LoseAgent(id string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -140,9 +155,12 @@ func (c *Cluster) LoseAgent(id string) error {
 	sortTasks(lost)
 	var replace []*app
 	for _, t := range lost {
+		// A task in its kill grace period dies with the agent but is not
+		// replaced: it was on its way out, and its app already has one.
+		replaced := !t.killing() && t.app != nil && c.appByID[t.app.def.ID] == t.app
 		c.transitionLocked(t, cluster.TaskLost, "Agent removed")
 		c.removeTaskLocked(t)
-		if t.app != nil {
+		if replaced {
 			replace = append(replace, t.app)
 		}
 	}

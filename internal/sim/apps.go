@@ -166,16 +166,30 @@ func (c *Cluster) addAppLocked(def cluster.App, announce bool) (cluster.App, err
 	return ap.def, err
 }
 
+// liveTasks are an app's tasks that have not been killed: the ones that
+// count towards its instances. TASK_KILLING tasks are still in ap.tasks (so
+// that /v2/apps lists them, as Marathon does) but are on their way out.
+func liveTasks(ap *app) []*task {
+	var out []*task
+	for _, t := range ap.tasks {
+		if !t.killing() {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
 // reconcileLocked launches or kills tasks until the app has its instance count.
 func (c *Cluster) reconcileLocked(ap *app) error {
-	for len(ap.tasks) < ap.def.Instances {
+	live := liveTasks(ap)
+	for n := len(live); n < ap.def.Instances; n++ {
 		if _, err := c.launchLocked(ap); err != nil {
 			return fmt.Errorf("app %s: %w", ap.def.ID, err)
 		}
 	}
-	for len(ap.tasks) > ap.def.Instances {
-		// Marathon's default killSelection is YOUNGEST_FIRST.
-		c.killLocked(ap.tasks[len(ap.tasks)-1])
+	// Marathon's default killSelection is YOUNGEST_FIRST.
+	for i := len(live) - 1; i >= ap.def.Instances; i-- {
+		c.killLocked(live[i])
 	}
 	return nil
 }
@@ -204,7 +218,7 @@ func (c *Cluster) ScaleApp(id string, instances int) error {
 
 // UpdateApp replaces an app's definition, as PUT /v2/apps/{id} does. A change
 // of anything but the instance count is a rolling deploy: new tasks start
-// first, then the old ones are killed.
+// first, then the old ones are killed (with the kill grace period).
 func (c *Cluster) UpdateApp(def cluster.App) (cluster.App, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -241,7 +255,7 @@ func (c *Cluster) UpdateApp(def cluster.App) (cluster.App, error) {
 	if onlyScale {
 		return ap.def, c.reconcileLocked(ap)
 	}
-	oldTasks := slices.Clone(ap.tasks)
+	oldTasks := liveTasks(ap)
 	for range def.Instances {
 		if _, err := c.launchLocked(ap); err != nil {
 			return ap.def, fmt.Errorf("app %s: %w", id, err)
@@ -253,7 +267,10 @@ func (c *Cluster) UpdateApp(def cluster.App) (cluster.App, error) {
 	return ap.def, nil
 }
 
-// RestartApp replaces every task of an app with a new one.
+// RestartApp replaces every task of an app with a new one the way
+// Marathon's default upgrade strategy (minimumHealthCapacity 1) does: the
+// new tasks start first, then the old ones are killed, each with the kill
+// grace period, so the app never has fewer tasks serving than it had.
 func (c *Cluster) RestartApp(id string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -263,7 +280,7 @@ func (c *Cluster) RestartApp(id string) error {
 	}
 	d := c.publishDeploymentStartLocked(ap, "/v2/apps"+id+"/restart", "RestartApplication")
 	defer c.publishDeploymentEndLocked(d)
-	oldTasks := slices.Clone(ap.tasks)
+	oldTasks := liveTasks(ap)
 	for range oldTasks {
 		if _, err := c.launchLocked(ap); err != nil {
 			return err
@@ -275,7 +292,9 @@ func (c *Cluster) RestartApp(id string) error {
 	return nil
 }
 
-// DeleteApp kills an app's tasks and removes it.
+// DeleteApp kills an app's tasks and removes it. The app leaves /v2/apps at
+// once, as it leaves Marathon's root group when the deployment starts; its
+// tasks stay in the Mesos view as TASK_KILLING for the kill grace period.
 func (c *Cluster) DeleteApp(id string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -283,7 +302,7 @@ func (c *Cluster) DeleteApp(id string) error {
 	if !ok {
 		return fmt.Errorf("app %s: %w", id, ErrNotFound)
 	}
-	for _, t := range slices.Clone(ap.tasks) {
+	for _, t := range liveTasks(ap) {
 		c.killLocked(t)
 	}
 	c.apps = slices.DeleteFunc(c.apps, func(x *app) bool { return x == ap })

@@ -5,6 +5,17 @@
 //
 // The HTTP faces (the masters, Marathon, the control API) live in their own
 // packages and only read snapshots and subscribe to events here.
+//
+// Kills follow Mesos. With [Config.KillGrace] set, a killed task (KillTask,
+// scale-down, RestartApp, DeleteApp, an UpdateApp that replaces tasks) is
+// reported TASK_KILLING at once and stays listed, in both views, in that
+// state while its real process keeps serving; only when the grace period
+// ends is it TASK_KILLED, removed, and its process stopped. That is the
+// window a real cluster gives a load balancer to take a task out of rotation
+// before it dies (Marathon and Marathon-LB drop TASK_KILLING tasks from
+// routing). A task on a lost agent dies at once, as it does on a real
+// cluster. With no grace (the default), TASK_KILLING and TASK_KILLED follow
+// each other in the same step, which keeps tests deterministic.
 package sim
 
 import (
@@ -40,7 +51,12 @@ type Config struct {
 	TaskKind taskrun.Kind
 	// EventBuffer bounds how far a subscriber may fall behind (default 65536).
 	EventBuffer int
-	Logger      *slog.Logger
+	// KillGrace is how long a killed task stays TASK_KILLING, still serving,
+	// before it is TASK_KILLED and stopped: the kill policy's grace period
+	// between SIGTERM and SIGKILL (Mesos defaults to 3 s). Zero or negative
+	// kills at once.
+	KillGrace time.Duration
+	Logger    *slog.Logger
 }
 
 // Cluster is the simulated cluster. All methods are safe for concurrent use.
@@ -80,6 +96,13 @@ type Cluster struct {
 
 	mesosEvents    *hub[operator.Event]
 	marathonEvents *hub[marathon.Event]
+
+	// closed makes kills immediate and grace timers that already fired do
+	// nothing, once Close has run.
+	closed bool
+	// graceTimers counts kill timers that are scheduled or running, so that
+	// Close can wait for them and leave no goroutine behind.
+	graceTimers sync.WaitGroup
 }
 
 type agent struct {
@@ -112,6 +135,8 @@ type task struct {
 	agent    *agent
 	// listen is where a real task listens, when tasks run for real.
 	listen []taskrun.Spec
+	// killTimer ends the grace period of a TASK_KILLING task; nil otherwise.
+	killTimer *time.Timer
 }
 
 // New makes an empty cluster with a Marathon framework.
@@ -161,17 +186,26 @@ func New(cfg Config) *Cluster {
 	return c
 }
 
-// Close ends every subscription and stops real tasks.
+// Close ends every subscription, cancels pending kills and stops real tasks.
+// Tasks still TASK_KILLING stay so in the last state: the simulator is gone,
+// not the tasks' kill finished. Close may be called more than once.
 func (c *Cluster) Close() {
 	c.mesosEvents.close()
 	c.marathonEvents.close()
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.closed = true
+	for _, t := range c.tasks {
+		c.stopKillTimerLocked(t)
+	}
 	if c.cfg.Runner != nil {
 		for id := range c.tasks {
 			_ = c.cfg.Runner.Stop(id, 0)
 		}
 	}
+	c.mu.Unlock()
+	// A timer that fired before it could be stopped waits for c.mu; it sees
+	// closed and returns.
+	c.graceTimers.Wait()
 }
 
 // Masters returns the simulated masters and the index of the leader (-1: none).

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/signpost-dns/signpost/internal/cluster"
 	"github.com/signpost-dns/signpost/internal/sim/taskrun"
@@ -93,12 +94,12 @@ func (c *Cluster) containerIPLocked() string {
 // launchLocked starts one task of ap and walks it to TASK_RUNNING (and
 // healthy, when the app has checks), emitting every event on the way.
 func (c *Cluster) launchLocked(ap *app) (*task, error) {
-	ag, err := c.placeLocked()
+	def := &ap.def
+	mode := appNetworking(def)
+	ag, err := c.placeLocked(fixedHostPorts(def, mode))
 	if err != nil {
 		return nil, err
 	}
-	def := &ap.def
-	mode := appNetworking(def)
 	id := taskIDPrefix(def.ID) + "." + c.uuid()
 	now := c.cfg.Now()
 
@@ -236,6 +237,30 @@ func (c *Cluster) launchLocked(ap *app) (*task, error) {
 		c.setHealthLocked(t, true, "")
 	}
 	return t, nil
+}
+
+// fixedHostPorts are the host ports an app's tasks must have exactly
+// (requirePorts, or a fixed hostPort in a mapping): a task can only go to an
+// agent where they are free, which matters while an old task of the same app
+// still holds them in its kill grace period.
+func fixedHostPorts(def *cluster.App, mode networking) []int {
+	var out []int
+	if mode == hostNet {
+		if def.RequirePorts {
+			for _, pd := range def.PortDefinitions {
+				if pd.Port != 0 {
+					out = append(out, pd.Port)
+				}
+			}
+		}
+		return out
+	}
+	for _, pm := range portMappings(def) {
+		if pm.HostPort != nil && *pm.HostPort != 0 {
+			out = append(out, *pm.HostPort)
+		}
+	}
+	return out
 }
 
 func listenSpecs(t *task, mode networking, taskIP string, hostPorts, containerPorts []int, kind taskrun.Kind) []taskrun.Spec {
@@ -594,6 +619,7 @@ func (c *Cluster) SetHealth(taskID string, healthy bool) error {
 
 // removeTaskLocked forgets a task that reached a terminal state.
 func (c *Cluster) removeTaskLocked(t *task) {
+	c.stopKillTimerLocked(t)
 	delete(c.tasks, t.mesos.ID)
 	for _, p := range t.marathon.Ports {
 		delete(t.agent.used, p)
@@ -608,16 +634,64 @@ func (c *Cluster) removeTaskLocked(t *task) {
 	c.changed()
 }
 
-// killLocked walks a task through TASK_KILLING to TASK_KILLED and removes it.
+// killing reports whether t has been killed and is in its grace period.
+func (t *task) killing() bool { return t.mesos.State == cluster.TaskKilling }
+
+// killLocked kills a task the way Mesos does: TASK_KILLING now (the SIGTERM),
+// and TASK_KILLED with the task removed and its process stopped once the
+// grace period has passed (the SIGKILL). Until then the task is listed as
+// TASK_KILLING in both views and its real process keeps serving. With no
+// grace, or once the cluster is closed, both steps happen at once. Killing a
+// task that is already TASK_KILLING changes nothing, as a second SIGTERM
+// would not.
 func (c *Cluster) killLocked(t *task) {
+	if t.killing() {
+		return
+	}
 	c.transitionLocked(t, cluster.TaskKilling, "")
+	if c.cfg.KillGrace <= 0 || c.closed {
+		c.transitionLocked(t, cluster.TaskKilled, "")
+		c.removeTaskLocked(t)
+		return
+	}
+	c.graceTimers.Add(1)
+	t.killTimer = time.AfterFunc(c.cfg.KillGrace, func() { c.graceOver(t) })
+}
+
+// graceOver ends a task's grace period: TASK_KILLED, removed, stopped. It
+// runs on the timer's goroutine and does nothing if the task went another
+// way meanwhile (its agent was lost) or the cluster was closed.
+func (c *Cluster) graceOver(t *task) {
+	defer c.graceTimers.Done()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed || t.killTimer == nil {
+		return
+	}
+	t.killTimer = nil
 	c.transitionLocked(t, cluster.TaskKilled, "")
 	c.removeTaskLocked(t)
 }
 
+// stopKillTimerLocked cancels t's grace timer, if any. A timer that has
+// already fired cannot be stopped; its graceOver finds killTimer nil and
+// leaves the task alone.
+func (c *Cluster) stopKillTimerLocked(t *task) {
+	if t.killTimer == nil {
+		return
+	}
+	if t.killTimer.Stop() {
+		c.graceTimers.Done()
+	}
+	t.killTimer = nil
+}
+
 // KillTask kills a task. Marathon then starts a replacement unless scale is
 // true, in which case the app's instance count drops by one (as with
-// DELETE /v2/apps/{app}/tasks/{task}?scale=true).
+// DELETE /v2/apps/{app}/tasks/{task}?scale=true). The replacement starts at
+// once, while the killed task is still in its grace period. Killing a task
+// that is already TASK_KILLING does nothing: that kill has already decided
+// whether the app is replaced or scaled.
 func (c *Cluster) KillTask(taskID string, scale bool) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -625,8 +699,11 @@ func (c *Cluster) KillTask(taskID string, scale bool) error {
 	if !ok {
 		return fmt.Errorf("no task %q", taskID)
 	}
+	if t.killing() {
+		return nil
+	}
 	c.killLocked(t)
-	if t.app == nil {
+	if t.app == nil || c.appByID[t.app.def.ID] != t.app {
 		return nil
 	}
 	if scale {

@@ -49,6 +49,10 @@ type Config struct {
 	RunTasks bool
 	// TaskKind is what real tasks serve.
 	TaskKind taskrun.Kind
+	// KillGrace is how long a killed task stays TASK_KILLING, still
+	// serving, before it is TASK_KILLED and stopped (see sim.Config). Zero
+	// kills at once.
+	KillGrace time.Duration
 	// MesosHeartbeat and SSEHeartbeat are the streams' heartbeat periods.
 	MesosHeartbeat time.Duration
 	SSEHeartbeat   time.Duration
@@ -174,6 +178,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		Seed:         cfg.Seed,
 		Runner:       s.runner,
 		TaskKind:     cfg.TaskKind,
+		KillGrace:    cfg.KillGrace,
 		Logger:       cfg.Logger,
 	})
 	if mesosState != nil {
