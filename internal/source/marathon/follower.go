@@ -34,8 +34,10 @@
 // verdict, a new app definition, a deleted app — are also applied to the last
 // snapshot at once and sent as an Update of their own (Reason
 // ReasonAppliedPrefix…), so that a route follows a task in well under a fetch
-// of the whole cluster; the coalesced refetch still follows and corrects
-// anything an event did not say (see patch.go).
+// of the whole cluster. A confirming refetch follows within five seconds and
+// corrects anything an event did not say (see patch.go); like the periodic
+// resync, it is passed on only when it changes something a route depends on,
+// so a busy cluster does not cost a rebuild per fetch.
 //
 // A failed fetch is retried with backoff until one succeeds, under the
 // same Reason. Nothing is sent while Marathon is away: the consumer keeps
@@ -413,6 +415,15 @@ func (f *Follower) fetchLoop(ctx context.Context, out chan<- Update, first <-cha
 				replayed.Reason = reason
 				up = replayed
 			}
+			if quiet(reason) && last.State != nil && len(up.Skipped) == 0 && len(last.Skipped) == 0 &&
+				sameRouting(last.State, up.State) {
+				// An event's or the resync's fetch that confirms what
+				// the consumer has: spare it a rebuild. (Initial,
+				// reconnect and signal fetches are always sent: someone
+				// asked, or something may have been missed.)
+				f.cfg.Logger.Debug("Marathon apps unchanged for routing", "reason", reason)
+				continue
+			}
 			if !send(up) {
 				return
 			}
@@ -437,6 +448,18 @@ func (f *Follower) fetchLoop(ctx context.Context, out chan<- Update, first <-cha
 		}
 	}
 }
+
+// quiet reports whether a fetch for reason may go unsent when it changes
+// nothing for routing.
+func quiet(reason string) bool {
+	return reason == ReasonPeriodic || strings.HasPrefix(reason, ReasonEventPrefix)
+}
+
+// confirmDelay is how soon a fetch follows events that were applied to the
+// last snapshot: a burst of them costs one fetch, which corrects anything
+// the events did not say (see patch.go), and which is not sent on when it
+// changes nothing for routing.
+const confirmDelay = 5 * time.Second
 
 // maxPatches bounds the events kept for replay while no fetch succeeds; past
 // it they are dropped, which only delays their effect to the next fetch.
@@ -470,7 +493,10 @@ func (f *Follower) applyPatches(up Update) (Update, bool) {
 				first = e.Type
 			}
 			applied++
+			continue
 		}
+		// Only a fetch can tell what this event changed.
+		f.request(ReasonEventPrefix+e.Type, f.cfg.Coalesce)
 	}
 	f.mu.Lock()
 	f.status.AppliedEvents += uint64(applied)

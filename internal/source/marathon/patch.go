@@ -31,9 +31,10 @@ import (
 //     Only for apps with exactly one health check, because the routing rule
 //     is "any check alive" and one event speaks for one check.
 //
-// Every applied event still asks for a refetch (coalesced as usual), so an
-// event that was applied wrongly, or a change no event describes, is corrected
-// within Config.Coalesce plus one fetch. Events that arrive while a fetch is in
+// Every applied event still asks for a refetch (within confirmDelay; an event
+// that cannot be applied asks within Config.Coalesce), so an event that was
+// applied wrongly, or a change no event describes, is corrected within
+// seconds. Events that arrive while a fetch is in
 // flight are replayed, in order, on the fetched state: the fetch may have been
 // answered before they happened. Events queued before the fetch started are
 // not (its answer already holds them, and replaying an old event could undo
@@ -310,4 +311,55 @@ func isTaskOf(t *cluster.AppTask, taskID, instanceID string) bool {
 	}
 	return strings.Contains(instanceID, ".marathon-") &&
 		t.ID == strings.Replace(instanceID, ".marathon-", ".", 1)
+}
+
+// sameRouting reports whether two snapshots agree on everything a route
+// table is built from: the same apps at the same versions (Marathon gives
+// every definition change a new version), and the same tasks with the same
+// state, addresses, ports and health verdict. A refetch that only confirms
+// the events applied since the last one then costs no rebuild. It is
+// conservative: any doubt (an app without a version) counts as a change.
+func sameRouting(a, b *cluster.MarathonState) bool {
+	if len(a.Apps) != len(b.Apps) {
+		return false
+	}
+	byID := make(map[string]*cluster.App, len(a.Apps))
+	for i := range a.Apps {
+		byID[a.Apps[i].ID] = &a.Apps[i]
+	}
+	for i := range b.Apps {
+		y := &b.Apps[i]
+		x := byID[y.ID]
+		if x == nil || x.Version == "" || x.Version != y.Version || len(x.Tasks) != len(y.Tasks) {
+			return false
+		}
+		for k := range y.Tasks {
+			yt := &y.Tasks[k]
+			xi := taskIndex(x.Tasks, yt.ID)
+			if xi < 0 || !sameTaskRouting(&x.Tasks[xi], yt) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func sameTaskRouting(x, y *cluster.AppTask) bool {
+	return x.State == y.State && x.Host == y.Host && x.AppID == y.AppID &&
+		slices.Equal(x.Ports, y.Ports) && slices.Equal(x.IPAddresses, y.IPAddresses) &&
+		verdict(x.HealthCheckResults) == verdict(y.HealthCheckResults)
+}
+
+// verdict is what --health-check reads of a task's results: none (-1),
+// any alive (1) or none alive (0).
+func verdict(rs []cluster.HealthCheckResult) int {
+	if len(rs) == 0 {
+		return -1
+	}
+	for _, r := range rs {
+		if r.Alive {
+			return 1
+		}
+	}
+	return 0
 }

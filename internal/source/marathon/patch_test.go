@@ -276,3 +276,39 @@ func TestPatchDefinitions(t *testing.T) {
 		t.Error("the old snapshot was modified")
 	}
 }
+
+// TestSameRouting: what a confirming fetch may differ in without a rebuild
+// (task order, timestamps, result details), and what it may not.
+func TestSameRouting(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		change func(st *cluster.MarathonState)
+		same   bool
+	}{
+		{"identical", func(st *cluster.MarathonState) {}, true},
+		{"tasks in another order, timestamps filled in", func(st *cluster.MarathonState) {
+			ts := st.Apps[0].Tasks
+			ts[0], ts[1] = ts[1], ts[0]
+			ts[0].StartedAt = "2026-11-25T00:00:00Z"
+			ts[1].HealthCheckResults[0].ConsecutiveFailures = 0
+		}, true},
+		{"another app version", func(st *cluster.MarathonState) { st.Apps[2].Version = "v9" }, false},
+		{"app without a version", func(st *cluster.MarathonState) { st.Apps[2].Version = "" }, false},
+		{"app missing", func(st *cluster.MarathonState) { st.Apps = st.Apps[:2] }, false},
+		{"task missing", func(st *cluster.MarathonState) { st.Apps[0].Tasks = st.Apps[0].Tasks[:1] }, false},
+		{"task state", func(st *cluster.MarathonState) { st.Apps[0].Tasks[0].State = cluster.TaskKilling }, false},
+		{"task port", func(st *cluster.MarathonState) { st.Apps[0].Tasks[0].Ports = []int{1} }, false},
+		{"health verdict", func(st *cluster.MarathonState) { st.Apps[0].Tasks[0].HealthCheckResults[0].Alive = false }, false},
+		{"first health result", func(st *cluster.MarathonState) {
+			st.Apps[0].Tasks[1].HealthCheckResults = []cluster.HealthCheckResult{{Alive: false}}
+		}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a, b := patchBase(), patchBase()
+			tc.change(b)
+			if got := sameRouting(a, b); got != tc.same {
+				t.Errorf("sameRouting = %v, want %v", got, tc.same)
+			}
+		})
+	}
+}

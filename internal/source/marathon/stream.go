@@ -270,7 +270,12 @@ func (f *Follower) handle(ev sse.Event) {
 			log.Debug("Marathon event", "type", e.Type, "subject", subject(e))
 		}
 		if patchable(e) {
+			// Applied at once by the fetch loop, which asks for the
+			// usual refetch only if the event cannot be applied; else
+			// a confirming refetch follows within ConfirmDelay.
 			f.addPatch(e)
+			f.request(ReasonEventPrefix+e.Type, confirmDelay)
+			continue
 		}
 		f.request(ReasonEventPrefix+e.Type, f.cfg.Coalesce)
 	}
