@@ -196,6 +196,8 @@ type Follower struct {
 	patches []wire.Event
 	// taken are the events queued when the fetch in flight started.
 	taken []wire.Event
+	// firstPatch is when the oldest queued event arrived.
+	firstPatch time.Time
 
 	mu        sync.Mutex
 	status    Status
@@ -385,6 +387,17 @@ func (f *Follower) fetchLoop(ctx context.Context, out chan<- Update, first <-cha
 	}
 	for {
 		if last.State != nil {
+			// Let a burst arrive before applying it: one Marathon API
+			// call is several events within a millisecond or two
+			// (api_post_event, then a status update per task), and each
+			// Update costs the consumer a rebuild.
+			if wait := f.patchSettle(time.Now()); wait > 0 {
+				select {
+				case <-time.After(wait):
+				case <-ctx.Done():
+					return
+				}
+			}
 			if up, ok := f.applyPatches(last); ok && !send(up) {
 				return
 			}
@@ -465,14 +478,32 @@ const confirmDelay = 5 * time.Second
 // it they are dropped, which only delays their effect to the next fetch.
 const maxPatches = 100_000
 
+// patchSettleTime is how long the first event of a burst waits for the rest
+// before the burst is applied.
+const patchSettleTime = 3 * time.Millisecond
+
 // addPatch queues an event that patch can apply.
 func (f *Follower) addPatch(e wire.Event) {
 	f.pmu.Lock()
 	if len(f.patches) >= maxPatches {
 		f.patches = nil
 	}
+	if len(f.patches) == 0 {
+		f.firstPatch = time.Now()
+	}
 	f.patches = append(f.patches, e)
 	f.pmu.Unlock()
+}
+
+// patchSettle is how much longer the queued events should wait for the
+// rest of their burst (0: apply now).
+func (f *Follower) patchSettle(now time.Time) time.Duration {
+	f.pmu.Lock()
+	defer f.pmu.Unlock()
+	if len(f.patches) == 0 {
+		return 0
+	}
+	return max(0, f.firstPatch.Add(patchSettleTime).Sub(now))
 }
 
 // applyPatches applies the queued events to up's state and reports whether

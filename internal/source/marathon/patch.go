@@ -1,6 +1,7 @@
 package marathon
 
 import (
+	"reflect"
 	"slices"
 	"strings"
 
@@ -317,8 +318,8 @@ func isTaskOf(t *cluster.AppTask, taskID, instanceID string) bool {
 // table is built from: the same apps at the same versions (Marathon gives
 // every definition change a new version), and the same tasks with the same
 // state, addresses, ports and health verdict. A refetch that only confirms
-// the events applied since the last one then costs no rebuild. It is
-// conservative: any doubt (an app without a version) counts as a change.
+// the events applied since the last one then costs no rebuild. Apps without
+// a version are compared field by field.
 func sameRouting(a, b *cluster.MarathonState) bool {
 	if len(a.Apps) != len(b.Apps) {
 		return false
@@ -330,7 +331,7 @@ func sameRouting(a, b *cluster.MarathonState) bool {
 	for i := range b.Apps {
 		y := &b.Apps[i]
 		x := byID[y.ID]
-		if x == nil || x.Version == "" || x.Version != y.Version || len(x.Tasks) != len(y.Tasks) {
+		if x == nil || x.Version != y.Version || len(x.Tasks) != len(y.Tasks) || x.Version == "" && !sameDefinition(x, y) {
 			return false
 		}
 		for k := range y.Tasks {
@@ -342,6 +343,15 @@ func sameRouting(a, b *cluster.MarathonState) bool {
 		}
 	}
 	return true
+}
+
+// sameDefinition compares two definitions field by field, for apps without
+// a version (Marathon always sets one; documents loaded from elsewhere may
+// not).
+func sameDefinition(x, y *cluster.App) bool {
+	a, b := *x, *y
+	a.Tasks, b.Tasks = nil, nil
+	return reflect.DeepEqual(a, b)
 }
 
 func sameTaskRouting(x, y *cluster.AppTask) bool {

@@ -206,6 +206,9 @@ func TestEventsApplied(t *testing.T) {
 	if got, want := taskSet(u.State, "/web"), taskSet(truth.State, "/web"); got != want {
 		t.Errorf("applied tasks\n %s\nwant (from /v2/apps)\n %s", got, want)
 	}
+	if !sameRouting(u.State, truth.State) {
+		t.Errorf("the applied snapshot differs for routing from /v2/apps:\n%+v\n%+v", u.State.Apps, truth.State.Apps)
+	}
 
 	// A kill is applied the same way.
 	id := strings.Split(taskSet(u.State, "/web"), " ")[0]
@@ -293,7 +296,7 @@ func TestSameRouting(t *testing.T) {
 			ts[1].HealthCheckResults[0].ConsecutiveFailures = 0
 		}, true},
 		{"another app version", func(st *cluster.MarathonState) { st.Apps[2].Version = "v9" }, false},
-		{"app without a version", func(st *cluster.MarathonState) { st.Apps[2].Version = "" }, false},
+		{"app without a version on one side", func(st *cluster.MarathonState) { st.Apps[2].Version = "" }, false},
 		{"app missing", func(st *cluster.MarathonState) { st.Apps = st.Apps[:2] }, false},
 		{"task missing", func(st *cluster.MarathonState) { st.Apps[0].Tasks = st.Apps[0].Tasks[:1] }, false},
 		{"task state", func(st *cluster.MarathonState) { st.Apps[0].Tasks[0].State = cluster.TaskKilling }, false},
@@ -307,6 +310,23 @@ func TestSameRouting(t *testing.T) {
 			a, b := patchBase(), patchBase()
 			tc.change(b)
 			if got := sameRouting(a, b); got != tc.same {
+				t.Errorf("sameRouting = %v, want %v", got, tc.same)
+			}
+		})
+	}
+	unversioned := func(labels map[string]string) *cluster.MarathonState {
+		return &cluster.MarathonState{Apps: []cluster.App{{ID: "/u", Labels: labels}}}
+	}
+	for _, tc := range []struct {
+		name string
+		a, b *cluster.MarathonState
+		same bool
+	}{
+		{"unversioned, same definition", unversioned(map[string]string{"A": "1"}), unversioned(map[string]string{"A": "1"}), true},
+		{"unversioned, another label", unversioned(map[string]string{"A": "1"}), unversioned(map[string]string{"A": "2"}), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := sameRouting(tc.a, tc.b); got != tc.same {
 				t.Errorf("sameRouting = %v, want %v", got, tc.same)
 			}
 		})

@@ -269,16 +269,32 @@ func (f *Follower) handle(ev sse.Event) {
 		if log.Enabled(context.Background(), slog.LevelDebug) {
 			log.Debug("Marathon event", "type", e.Type, "subject", subject(e))
 		}
-		if patchable(e) {
+		switch {
+		case patchable(e):
 			// Applied at once by the fetch loop, which asks for the
 			// usual refetch only if the event cannot be applied; else
-			// a confirming refetch follows within ConfirmDelay.
+			// a confirming refetch follows within confirmDelay.
 			f.addPatch(e)
 			f.request(ReasonEventPrefix+e.Type, confirmDelay)
-			continue
+		case echoes(e.Type):
+			f.request(ReasonEventPrefix+e.Type, confirmDelay)
+		default:
+			f.request(ReasonEventPrefix+e.Type, f.cfg.Coalesce)
 		}
-		f.request(ReasonEventPrefix+e.Type, f.cfg.Coalesce)
 	}
+}
+
+// echoes reports whether events of a type only repeat what the applicable
+// events around them say: the instance view of a status update or health
+// change, and the end of a deployment whose steps were task events. They
+// need no quick refetch of their own; the confirming one covers them.
+// (deployment_failed is not one: a rollback can end without task events.)
+func echoes(typ string) bool {
+	switch typ {
+	case wire.EventInstanceChanged, wire.EventInstanceHealthChanged, wire.EventDeploymentSuccess:
+		return true
+	}
+	return false
 }
 
 // decodeEvents decodes the data of one SSE event. Marathon sends one JSON
