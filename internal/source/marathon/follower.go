@@ -398,8 +398,16 @@ func (f *Follower) fetchLoop(ctx context.Context, out chan<- Update, first <-cha
 					return
 				}
 			}
-			if up, ok := f.applyPatches(last); ok && !send(up) {
-				return
+			up, visible := f.applyPatches(last)
+			switch {
+			case visible:
+				if !send(up) {
+					return
+				}
+			case up.State != last.State:
+				// Only changes no route depends on: keep them (for the
+				// next comparison) without costing a rebuild.
+				last = up
 			}
 		}
 		now := time.Now()
@@ -424,7 +432,7 @@ func (f *Follower) fetchLoop(ctx context.Context, out chan<- Update, first <-cha
 				"apps", len(up.State.Apps), "skipped", len(up.Skipped))
 			// Events that arrived during the fetch may be newer than
 			// its answer: replay them on it.
-			if replayed, ok := f.applyPatches(up); ok {
+			if replayed, _ := f.applyPatches(up); replayed.State != up.State {
 				replayed.Reason = reason
 				up = replayed
 			}
@@ -507,7 +515,8 @@ func (f *Follower) patchSettle(now time.Time) time.Duration {
 }
 
 // applyPatches applies the queued events to up's state and reports whether
-// that changed anything. The queue is emptied either way.
+// that may change a route (a changed state with only hidden changes is
+// returned with false). The queue is emptied either way.
 func (f *Follower) applyPatches(up Update) (Update, bool) {
 	f.pmu.Lock()
 	evs := f.patches
@@ -539,7 +548,7 @@ func (f *Follower) applyPatches(up Update) (Update, bool) {
 	up.State = next
 	up.Fetched = f.cfg.Now()
 	up.Reason = ReasonAppliedPrefix + first
-	return up, true
+	return up, p.visible()
 }
 
 func (f *Follower) newBackoff() *backoff {

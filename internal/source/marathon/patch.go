@@ -53,8 +53,14 @@ func patchable(e wire.Event) bool {
 // once, and each app's task list once, the first time they change. Apps and
 // tasks not touched stay shared with the old snapshot, which is never changed.
 type patcher struct {
-	old     *cluster.MarathonState
-	next    *cluster.MarathonState
+	old  *cluster.MarathonState
+	next *cluster.MarathonState
+	// changes counts the changes that may change a route; hidden is set
+	// when a change may not (a TASK_KILLING task leaving once its kill
+	// grace is over, which Marathon-LB stopped routing at TASK_KILLING).
+	// A snapshot with hidden changes only need not cost a rebuild.
+	changes int
+	hidden  bool
 	index   map[string]int // app id → index
 	touched map[int]bool   // apps whose Tasks are already our own copy
 }
@@ -62,6 +68,10 @@ type patcher struct {
 func newPatcher(st *cluster.MarathonState) *patcher {
 	return &patcher{old: st}
 }
+
+// visible reports whether the patched snapshot may route differently from
+// the old one.
+func (p *patcher) visible() bool { return p.changes > 0 || !p.hidden && p.next != nil }
 
 // result is the patched snapshot, or the old one when nothing applied.
 func (p *patcher) result() *cluster.MarathonState {
@@ -99,8 +109,10 @@ func (p *patcher) own(i int) *cluster.App {
 		if p.index == nil {
 			p.app("")
 		}
+		p.changes++
 		return nil
 	}
+	p.changes++
 	a := &p.next.Apps[i]
 	if !p.touched[i] {
 		a.Tasks = append([]cluster.AppTask(nil), a.Tasks...)
@@ -205,8 +217,15 @@ func (p *patcher) statusUpdate(u *wire.StatusUpdate) bool {
 		if t < 0 {
 			return true // already gone
 		}
+		killing := cur.Tasks[t].State == cluster.TaskKilling
 		a := p.own(i)
 		a.Tasks = append(a.Tasks[:t], a.Tasks[t+1:]...)
+		if killing {
+			// Marathon-LB stopped routing it at TASK_KILLING: its
+			// removal changes no route.
+			p.changes--
+			p.hidden = true
+		}
 		return true
 	}
 	if t >= 0 && sameTask(&cur.Tasks[t], u) {

@@ -332,3 +332,43 @@ func TestSameRouting(t *testing.T) {
 		})
 	}
 }
+
+// TestPatchVisible: a TASK_KILLING task leaving (its kill grace over) is
+// kept in the snapshot but marked as changing no route; anything else is
+// visible.
+func TestPatchVisible(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		events  []wire.Event
+		visible bool
+	}{
+		{"killing task removed", []wire.Event{
+			status("/web", "web.1", cluster.TaskKilling, "v2"),
+		}, true},
+		{"removal after killing, alone", nil, false},
+		{"removal of a running task", []wire.Event{status("/web", "web.instance-2._app.1", cluster.TaskKilled, "v2")}, true},
+		{"removal after killing with another change", []wire.Event{status("/web", "web.3", cluster.TaskRunning, "v2")}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			base := patchBase()
+			if tc.name != "killing task removed" {
+				// web.1 is already TASK_KILLING in the snapshot.
+				base.Apps[0].Tasks[0].State = cluster.TaskKilling
+			}
+			p := newPatcher(base)
+			evs := tc.events
+			if tc.name != "killing task removed" && tc.name != "removal of a running task" {
+				evs = append([]wire.Event{status("/web", "web.1", cluster.TaskKilled, "v2")}, evs...)
+			}
+			for _, e := range evs {
+				p.apply(e)
+			}
+			if p.result() == base {
+				t.Fatal("nothing changed")
+			}
+			if got := p.visible(); got != tc.visible {
+				t.Errorf("visible = %v, want %v", got, tc.visible)
+			}
+		})
+	}
+}
