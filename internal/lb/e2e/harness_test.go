@@ -83,11 +83,17 @@ func (l loopNet) addr(n byte, port int) string {
 
 // freePort returns a port nothing listens on at any address, outside the
 // kernel's ephemeral range so that outgoing connections do not take it in
-// the moment before the load balancer binds it.
+// the moment before the load balancer binds it, and below the simulator's
+// agent ports (31000-32000), which its tasks bind after this check.
+// A port is handed out once per test process, so that two services of one
+// test never get the same port.
 func freePort(t *testing.T) int {
 	t.Helper()
 	for range 1000 {
-		p := 20000 + rand.N(12000)
+		p := 20000 + rand.N(11000)
+		if _, taken := portsGiven.LoadOrStore(p, true); taken {
+			continue
+		}
 		ln, err := net.Listen("tcp", ":"+strconv.Itoa(p))
 		if err != nil {
 			continue
@@ -95,9 +101,12 @@ func freePort(t *testing.T) int {
 		ln.Close()
 		return p
 	}
-	t.Fatal("no free port in 20000-32000")
+	t.Fatal("no free port in 20000-31000")
 	return 0
 }
+
+// portsGiven holds every port freePort has returned.
+var portsGiven sync.Map
 
 // syncBuf collects a process's output for the failure report.
 type syncBuf struct {
