@@ -209,6 +209,9 @@ type pendingFetch struct {
 	set    bool
 	reason string
 	due    time.Time
+	// confirmOnly: only confirm asked for it, first at first.
+	confirmOnly bool
+	first       time.Time
 }
 
 // New checks cfg and returns a Follower. An error names the field at fault.
@@ -322,6 +325,7 @@ func (f *Follower) request(reason string, delay time.Duration) {
 		if priority(reason) > priority(p.reason) {
 			p.reason = reason
 		}
+		p.confirmOnly = false
 	}
 	f.pmu.Unlock()
 	select {
@@ -476,11 +480,39 @@ func quiet(reason string) bool {
 	return reason == ReasonPeriodic || strings.HasPrefix(reason, ReasonEventPrefix)
 }
 
-// confirmDelay is how soon a fetch follows events that were applied to the
-// last snapshot: a burst of them costs one fetch, which corrects anything
-// the events did not say (see patch.go), and which is not sent on when it
-// changes nothing for routing.
-const confirmDelay = 5 * time.Second
+// confirmDelay and maxConfirmDelay time the fetch that follows events
+// applied to the last snapshot: it waits until the events have paused for
+// confirmDelay, but never longer than maxConfirmDelay after the first, so a
+// busy cluster costs one fetch per half minute, not one per burst. That
+// fetch corrects anything the events did not say (see patch.go) and is not
+// sent on when it changes nothing for routing.
+const (
+	confirmDelay    = 5 * time.Second
+	maxConfirmDelay = 30 * time.Second
+)
+
+// confirm asks for the fetch that confirms applied events. Unlike request,
+// it moves a pending confirming fetch later (to confirmDelay from now, up to
+// maxConfirmDelay after the first); any other pending fetch keeps its time.
+func (f *Follower) confirm(reason string) {
+	now := time.Now()
+	f.pmu.Lock()
+	p := &f.pending
+	switch {
+	case !p.set:
+		*p = pendingFetch{set: true, reason: reason, due: now.Add(confirmDelay), confirmOnly: true, first: now}
+	case p.confirmOnly:
+		p.due = now.Add(confirmDelay)
+		if last := p.first.Add(maxConfirmDelay); p.due.After(last) {
+			p.due = last
+		}
+	}
+	f.pmu.Unlock()
+	select {
+	case f.wake <- struct{}{}:
+	default:
+	}
+}
 
 // maxPatches bounds the events kept for replay while no fetch succeeds; past
 // it they are dropped, which only delays their effect to the next fetch.

@@ -32,10 +32,10 @@ import (
 //     Only for apps with exactly one health check, because the routing rule
 //     is "any check alive" and one event speaks for one check.
 //
-// Every applied event still asks for a refetch (within confirmDelay; an event
-// that cannot be applied asks within Config.Coalesce), so an event that was
-// applied wrongly, or a change no event describes, is corrected within
-// seconds. Events that arrive while a fetch is in
+// Every applied event still asks for a refetch (once the events pause for
+// confirmDelay, at most maxConfirmDelay after the first; an event that cannot
+// be applied asks within Config.Coalesce), so an event that was applied
+// wrongly, or a change no event describes, is corrected within seconds. Events that arrive while a fetch is in
 // flight are replayed, in order, on the fetched state: the fetch may have been
 // answered before they happened. Events queued before the fetch started are
 // not (its answer already holds them, and replaying an old event could undo

@@ -372,3 +372,33 @@ func TestPatchVisible(t *testing.T) {
 		})
 	}
 }
+
+// TestConfirmDebounced: the confirming fetch moves later while events keep
+// coming, never past maxConfirmDelay after the first, and never delays a
+// fetch something else asked for.
+func TestConfirmDebounced(t *testing.T) {
+	f, err := New(Config{URLs: []string{"http://127.0.0.1:1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := time.Now()
+	f.confirm("event: a")
+	if p := f.pending; !p.set || !p.confirmOnly || p.due.Before(before.Add(confirmDelay)) || p.due.After(time.Now().Add(confirmDelay)) {
+		t.Fatalf("first confirm: %+v", p)
+	}
+	// Events kept coming for almost the whole window: the next one may move
+	// the fetch only to the cap.
+	f.pending.first = time.Now().Add(-maxConfirmDelay + time.Second)
+	f.confirm("event: b")
+	if want := f.pending.first.Add(maxConfirmDelay); !f.pending.due.Equal(want) {
+		t.Errorf("confirm near the cap: due %v, want the cap %v", f.pending.due, want)
+	}
+	// A fetch asked for by something else keeps the earlier time, and
+	// confirm no longer moves it.
+	f.request("event: c", 0)
+	due := f.pending.due
+	f.confirm("event: d")
+	if f.pending.confirmOnly || !f.pending.due.Equal(due) || time.Until(due) > 0 {
+		t.Errorf("after a plain request: %+v", f.pending)
+	}
+}

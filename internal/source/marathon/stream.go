@@ -273,11 +273,11 @@ func (f *Follower) handle(ev sse.Event) {
 		case patchable(e):
 			// Applied at once by the fetch loop, which asks for the
 			// usual refetch only if the event cannot be applied; else
-			// a confirming refetch follows within confirmDelay.
+			// a confirming refetch follows once the events pause.
 			f.addPatch(e)
-			f.request(ReasonEventPrefix+e.Type, confirmDelay)
+			f.confirm(ReasonEventPrefix + e.Type)
 		case echoes(e.Type):
-			f.request(ReasonEventPrefix+e.Type, confirmDelay)
+			f.confirm(ReasonEventPrefix + e.Type)
 		default:
 			f.request(ReasonEventPrefix+e.Type, f.cfg.Coalesce)
 		}
