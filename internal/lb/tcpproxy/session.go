@@ -67,18 +67,24 @@ func (s *session) pipe() (up, down int64) {
 			return s.client.CloseWrite()
 		}
 	}
+	copyUp := func() (int64, error) { return copyAuto(s.backend, fromClient) }
+	copyDown := func() (int64, error) { return copyAuto(toClient, s.backend) }
+	if s.tls == nil {
+		copyUp = func() (int64, error) { return copyTCP(s.backend, s.client) }
+		copyDown = func() (int64, error) { return copyTCP(s.client, s.backend) }
+	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		var err error
-		up, err = copyAuto(s.backend, fromClient)
+		up, err = copyUp()
 		if err != nil {
 			s.close()
 			return
 		}
 		s.backend.CloseWrite()
 	}()
-	down, err := copyAuto(toClient, s.backend)
+	down, err := copyDown()
 	if err != nil {
 		s.close()
 	} else {
