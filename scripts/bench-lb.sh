@@ -63,6 +63,9 @@
 #   UPDATES=100         scale-ups (and as many scale-downs) measured
 #   POLL_MS=1           poll interval of the update client
 #   MEMORY_APPS=10000 MEMORY_INSTANCES=3 MEMORY_REBUILDS=3
+#   MEMORY_SETTLE=130   seconds after the rebuilds for a third reading, past
+#                       the Go runtime's forced collection every 2 minutes
+#                       (so the heap then is what the lb keeps; 0 skips)
 #   DROPS_ACTIONS=100 DROPS_CONNS=16 DROPS_PAUSE_MS=200
 #   KILL_GRACE=3s       how long the simulator keeps a killed task serving
 #                       as TASK_KILLING (signpost sim -kill-grace; 0: none)
@@ -100,6 +103,7 @@ poll_ms=${POLL_MS:-1}
 memory_apps=${MEMORY_APPS:-10000}
 memory_instances=${MEMORY_INSTANCES:-3}
 memory_rebuilds=${MEMORY_REBUILDS:-3}
+memory_settle=${MEMORY_SETTLE:-130}
 drops_actions=${DROPS_ACTIONS:-100}
 drops_conns=${DROPS_CONNS:-16}
 drops_pause=${DROPS_PAUSE_MS:-200}
@@ -857,6 +861,12 @@ if part memory && [ "$lb_ok" = 1 ]; then
   out "|---|---|---|---|---|---|---|"
   out "| every service routed, + 10 s | $rss MiB | $hwm MiB | $heap MiB | $heapsys MiB | $goal MiB | $gor |"
   out "| after $memory_rebuilds rebuilds, + 10 s | $rss2 MiB | $hwm2 MiB | $heap2 MiB | $heapsys2 MiB | $goal2 MiB | $gor2 |"
+  if [ "$memory_settle" -gt 0 ]; then
+    sleep "$memory_settle"
+    read -r rss3 hwm3 heap3 heapsys3 goal3 gor3 _ < <(helper memory "${pid[lb]}" "127.88.0.2:$admin_port")
+    log "memory: $memory_settle s later (past the runtime's periodic collection): RSS $rss3 MiB, heap in use $heap3 MiB, next GC goal $goal3 MiB"
+    out "| idle $memory_settle s more (a periodic collection ran) | $rss3 MiB | $hwm3 MiB | $heap3 MiB | $heapsys3 MiB | $goal3 MiB | $gor3 |"
+  fi
   stop lb
   stop sim
 fi
