@@ -1,18 +1,17 @@
 package admin
 
 import (
-	"bytes"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 
 	"github.com/signpost-dns/signpost/internal/lb/routes"
 	"github.com/signpost-dns/signpost/internal/testutil/leakcheck"
+	"github.com/signpost-dns/signpost/internal/testutil/syncbuf"
 )
 
 // fakeSource serves a fixed table (a real one, built from a case) and
@@ -33,24 +32,6 @@ type infoSource struct {
 }
 
 func (f *infoSource) TableInfo() (*routes.Table, Info) { return f.table, f.info }
-
-// syncBuffer is a log sink the handler may write to from server goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // serve starts the handler on a real loopback socket.
 func serve(t *testing.T, src Source, metrics http.Handler, logger *slog.Logger) string {
@@ -177,7 +158,7 @@ func TestMapEndpoints(t *testing.T) {
 }
 
 func TestSignals(t *testing.T) {
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	src := &fakeSource{}
 	url := serve(t, src, nil, slog.New(slog.NewTextHandler(&logs, nil)))
 	tests := []struct {

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/signpost-dns/signpost/internal/testutil/syncbuf"
 )
 
 // haproxyPath finds a real HAProxy; the test skips without one except under
@@ -58,7 +60,7 @@ backend b
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, haproxy, "-f", cfg, "-db")
-	out := &syncBuffer{}
+	out := &syncbuf.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

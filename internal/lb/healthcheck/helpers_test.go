@@ -284,21 +284,3 @@ func statsOf(c *Checker, backend, server string) (ServerStats, bool) {
 	}
 	return ServerStats{}, false
 }
-
-// syncBuffer is a bytes.Buffer safe for a subprocess's output.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}

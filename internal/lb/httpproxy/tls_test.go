@@ -26,6 +26,7 @@ import (
 
 	"github.com/signpost-dns/signpost/internal/lb/routes"
 	"github.com/signpost-dns/signpost/internal/testutil/leakcheck"
+	"github.com/signpost-dns/signpost/internal/testutil/syncbuf"
 )
 
 // writeCert writes a self-signed certificate for names (the first is the
@@ -61,26 +62,8 @@ func writeCert(t *testing.T, path string, names ...string) {
 	}
 }
 
-// syncBuffer is a log sink safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func testLogger() (*slog.Logger, *syncBuffer) {
-	var b syncBuffer
+func testLogger() (*slog.Logger, *syncbuf.Buffer) {
+	var b syncbuf.Buffer
 	return slog.New(slog.NewTextHandler(&b, nil)), &b
 }
 

@@ -19,6 +19,7 @@ import (
 
 	"github.com/signpost-dns/signpost/internal/cluster"
 	"github.com/signpost-dns/signpost/internal/testutil/leakcheck"
+	"github.com/signpost-dns/signpost/internal/testutil/syncbuf"
 	"github.com/signpost-dns/signpost/internal/testutil/zktest"
 )
 
@@ -618,7 +619,7 @@ func TestLogsGoToSlog(t *testing.T) {
 	log.SetOutput(&std)
 	defer log.SetOutput(os.Stderr)
 
-	var buf syncBuffer
+	var buf syncbuf.Buffer
 	logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	g, err := New(context.Background(), []string{srv.Addr}, "/mesos", logger)
 	if err != nil {
@@ -643,23 +644,6 @@ func TestLogsGoToSlog(t *testing.T) {
 	if std.Len() != 0 {
 		t.Errorf("the standard logger got:\n%s", std.String())
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func TestNewValidates(t *testing.T) {
