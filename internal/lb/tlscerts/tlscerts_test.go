@@ -2,56 +2,22 @@ package tlscerts
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"log/slog"
-	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-)
 
-// genCert returns a self-signed certificate for names (the first is the
-// CN) and its key, PEM-encoded.
-func genCert(t *testing.T, names ...string) (certPEM, keyPEM []byte) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()),
-		Subject:      pkix.Name{CommonName: names[0]},
-		DNSNames:     names,
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder})
-}
+	"github.com/signpost-dns/signpost/internal/testutil/certtest"
+)
 
 // writeCert writes certificate and key into one PEM file, as HAProxy's
 // "crt" wants it.
 func writeCert(t *testing.T, path string, names ...string) {
 	t.Helper()
-	c, k := genCert(t, names...)
+	c, k := certtest.Generate(t, names...)
 	if err := os.WriteFile(path, append(c, k...), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +32,7 @@ func mustWrite(t *testing.T, path string, data []byte) {
 
 func keyPair(t *testing.T, names ...string) *tls.Certificate {
 	t.Helper()
-	c, k := genCert(t, names...)
+	c, k := certtest.Generate(t, names...)
 	kp, err := tls.X509KeyPair(c, k)
 	if err != nil {
 		t.Fatal(err)
@@ -133,11 +99,11 @@ func TestLoad(t *testing.T) {
 	writeCert(t, filepath.Join(dir, "single.pem"), "single.example")
 
 	// A certificate whose key lives in "<file>.key".
-	c, k := genCert(t, "split.example")
+	c, k := certtest.Generate(t, "split.example")
 	mustWrite(t, filepath.Join(dir, "split.pem"), c)
 	mustWrite(t, filepath.Join(dir, "split.pem.key"), k)
 	// A certificate without any key.
-	c, _ = genCert(t, "nokey.example")
+	c, _ = certtest.Generate(t, "nokey.example")
 	mustWrite(t, filepath.Join(dir, "nokey.pem"), c)
 
 	// A directory: loaded in name order; hidden files, side files and
@@ -146,7 +112,7 @@ func TestLoad(t *testing.T) {
 	os.Mkdir(cd, 0o755)
 	writeCert(t, filepath.Join(cd, "b.pem"), "b.example")
 	writeCert(t, filepath.Join(cd, "a.pem"), "a.example")
-	c, k = genCert(t, "c.example")
+	c, k = certtest.Generate(t, "c.example")
 	mustWrite(t, filepath.Join(cd, "c"), c)
 	mustWrite(t, filepath.Join(cd, "c.key"), k)
 	mustWrite(t, filepath.Join(cd, ".hidden.pem"), []byte("junk"))
@@ -258,7 +224,7 @@ func TestLoaderCacheAndReload(t *testing.T) {
 	}
 
 	// A key file beside the certificate is part of its state.
-	c, k := genCert(t, "split.example")
+	c, k := certtest.Generate(t, "split.example")
 	split := filepath.Join(dir, "split.pem")
 	mustWrite(t, split, c)
 	if _, err := l.Load([]string{split}, nil); err == nil {
