@@ -9,29 +9,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/signpost-dns/signpost/internal/testutil/haproxytest"
 	"github.com/signpost-dns/signpost/internal/testutil/syncbuf"
 )
-
-// haproxyPath finds a real HAProxy; the test skips without one except under
-// CI=true, where a missing dependency is a failure.
-func haproxyPath(t *testing.T) string {
-	t.Helper()
-	for _, p := range []string{"haproxy", "/usr/sbin/haproxy"} {
-		if path, err := exec.LookPath(p); err == nil {
-			return path
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("haproxy not installed; CI=true, so this is a failure, not a skip (scripts/install-deps.sh installs it)")
-	}
-	t.Skip("haproxy not installed (scripts/install-deps.sh installs it)")
-	return ""
-}
 
 // TestHTTPRequestMatchesHAProxy: the HTTP check request is byte for byte
 // what HAProxy sends for Marathon-LB's "option httpchk GET <path>".
 func TestHTTPRequestMatchesHAProxy(t *testing.T) {
-	haproxy := haproxyPath(t)
+	haproxy := haproxytest.Binary(t)
 	const path = "/health/check?full=1"
 
 	theirs := startServer(t, answer, 200, nil)

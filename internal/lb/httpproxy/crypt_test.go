@@ -10,15 +10,13 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/signpost-dns/signpost/internal/testutil/haproxytest"
 	"github.com/signpost-dns/signpost/internal/testutil/leakcheck"
 )
 
@@ -311,7 +309,7 @@ func TestCheckCryptHashMessages(t *testing.T) {
 // libxcryptVerdicts case; verifyCrypt must agree, except that it refuses
 // the schemes it does not implement.
 func TestVerifyCryptAgainstHAProxy(t *testing.T) {
-	bin := haproxyBinary(t)
+	haproxytest.Binary(t)
 	leakcheck.Verify(t)
 
 	type oracleCase struct {
@@ -342,7 +340,7 @@ func TestVerifyCryptAgainstHAProxy(t *testing.T) {
 		fmt.Fprintf(&cfg, "  http-request auth realm r if { path /%d } !{ http_auth(u%d) }\n", i, i)
 	}
 	cfg.WriteString("  http-request return status 200\n")
-	addr := startHAProxy(t, bin, cfg.String())
+	addr := haproxytest.Start(t, cfg.String())
 
 	for i, c := range cases {
 		code, err := basicAuthGet(addr, "/"+strconv.Itoa(i), "u", c.pass)
@@ -359,71 +357,6 @@ func TestVerifyCryptAgainstHAProxy(t *testing.T) {
 			t.Errorf("%s: verifyCrypt = %v, want %v (HAProxy: %d)", c.name, got, c.want, code)
 		}
 	}
-}
-
-// haproxyBinary finds HAProxy, skipping the test without it unless
-// CI=true.
-func haproxyBinary(t *testing.T) string {
-	t.Helper()
-	bin, err := exec.LookPath("haproxy")
-	if err != nil {
-		if _, serr := os.Stat("/usr/sbin/haproxy"); serr == nil {
-			return "/usr/sbin/haproxy"
-		}
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("haproxy not installed (%v); CI=true, so this is a failure, not a skip", err)
-		}
-		t.Skipf("haproxy not installed (%v)", err)
-	}
-	return bin
-}
-
-// startHAProxy runs HAProxy in the foreground with cfg, whose frontend
-// binds "fd@3": the test's own listening socket, passed down, so there is
-// no port to race for and no start-up to wait for (connections queue in
-// the backlog until HAProxy accepts them).
-func startHAProxy(t *testing.T, bin, cfg string) string {
-	t.Helper()
-	dir := t.TempDir()
-	path := filepath.Join(dir, "haproxy.cfg")
-	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	f, err := ln.(*net.TCPListener).File()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	check := exec.Command(bin, "-c", "-f", path)
-	check.ExtraFiles = []*os.File{f}
-	if out, err := check.CombinedOutput(); err != nil {
-		t.Fatalf("haproxy -c: %v\n%s", err, out)
-	}
-	logf, err := os.Create(filepath.Join(dir, "haproxy.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logf.Close()
-	cmd := exec.Command(bin, "-db", "-f", path)
-	cmd.Stdout, cmd.Stderr = logf, logf // files: no copying goroutines
-	cmd.ExtraFiles = []*os.File{f}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		if t.Failed() {
-			out, _ := os.ReadFile(logf.Name())
-			t.Logf("haproxy output:\n%s", out)
-		}
-	})
-	return ln.Addr().String()
 }
 
 // basicAuthGet sends one GET with Basic credentials (any bytes) on a fresh

@@ -3,64 +3,14 @@ package httpproxy
 import (
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
-)
 
-// stickyHAProxy runs HAProxy with cfg, whose frontend binds "fd@3": a
-// listening socket of the test passed down, so there is no port to race
-// for and no start-up to wait for. It skips without HAProxy unless CI=true.
-func stickyHAProxy(t *testing.T, cfg string) string {
-	t.Helper()
-	bin, err := exec.LookPath("haproxy")
-	if err != nil {
-		bin = "/usr/sbin/haproxy"
-		if _, serr := os.Stat(bin); serr != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("haproxy not installed (%v); CI=true, so this is a failure, not a skip", err)
-			}
-			t.Skipf("haproxy not installed (%v)", err)
-		}
-	}
-	dir := t.TempDir()
-	path := filepath.Join(dir, "haproxy.cfg")
-	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	f, err := ln.(*net.TCPListener).File()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	logf, err := os.Create(filepath.Join(dir, "haproxy.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logf.Close()
-	cmd := exec.Command(bin, "-db", "-f", path)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.ExtraFiles = []*os.File{f}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
-	return ln.Addr().String()
-}
+	"github.com/signpost-dns/signpost/internal/testutil/haproxytest"
+)
 
 // TestStickyLikeHAProxy sends the same requests through HAProxy with
 // Marathon-LB's "cookie mesosphere_server_id insert indirect nocache" and
@@ -73,7 +23,7 @@ func TestStickyLikeHAProxy(t *testing.T) {
 		w.Header().Add("Set-Cookie", "app=1")
 		io.WriteString(w, strings.Join(r.Header.Values("Cookie"), " | "))
 	})
-	hap := stickyHAProxy(t, fmt.Sprintf(`global
+	hap := haproxytest.Start(t, fmt.Sprintf(`global
   maxconn 100
 defaults
   mode http
