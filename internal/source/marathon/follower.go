@@ -34,8 +34,9 @@
 // verdict, a new app definition, a deleted app — are also applied to the last
 // snapshot at once and sent as an Update of their own (Reason
 // ReasonAppliedPrefix…), so that a route follows a task in well under a fetch
-// of the whole cluster. A confirming refetch follows within five seconds and
-// corrects anything an event did not say (see patch.go); like the periodic
+// of the whole cluster. A confirming refetch follows once the events pause for
+// five seconds (at most thirty after the first) and corrects anything an
+// event did not say (see patch.go); like the periodic
 // resync, it is passed on only when it changes something a route depends on,
 // so a busy cluster does not cost a rebuild per fetch.
 //
@@ -165,7 +166,7 @@ type Status struct {
 	// MalformedEvents counts events that did not decode.
 	MalformedEvents uint64
 	// AppliedEvents counts events applied to the last snapshot without a
-	// fetch (each is still followed by a coalesced refetch).
+	// fetch (a confirming refetch still follows them).
 	AppliedEvents uint64
 	// Fetches counts good /v2/apps documents (one per Update), FetchErrors
 	// rounds of fetching in which no URL gave one.
@@ -209,7 +210,8 @@ type pendingFetch struct {
 	set    bool
 	reason string
 	due    time.Time
-	// confirmOnly: only confirm asked for it, first at first.
+	// confirmOnly is set while only confirm has asked for this fetch, and
+	// first is when it first did (see maxConfirmDelay).
 	confirmOnly bool
 	first       time.Time
 }
@@ -328,6 +330,11 @@ func (f *Follower) request(reason string, delay time.Duration) {
 		p.confirmOnly = false
 	}
 	f.pmu.Unlock()
+	f.poke()
+}
+
+// poke tells the fetch loop that pending changed; it never blocks.
+func (f *Follower) poke() {
 	select {
 	case f.wake <- struct{}{}:
 	default:
@@ -508,10 +515,7 @@ func (f *Follower) confirm(reason string) {
 		}
 	}
 	f.pmu.Unlock()
-	select {
-	case f.wake <- struct{}{}:
-	default:
-	}
+	f.poke()
 }
 
 // maxPatches bounds the events kept for replay while no fetch succeeds; past

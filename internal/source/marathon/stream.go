@@ -1,8 +1,6 @@
 package marathon
 
 import (
-	"github.com/signpost-dns/signpost/internal/source/httpfetch"
-
 	"bytes"
 	"context"
 	"errors"
@@ -14,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/signpost-dns/signpost/internal/source/httpfetch"
 	wire "github.com/signpost-dns/signpost/internal/wire/marathon"
 	"github.com/signpost-dns/signpost/internal/wire/sse"
 )
