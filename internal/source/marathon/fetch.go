@@ -1,13 +1,12 @@
 package marathon
 
 import (
-	"github.com/signpost-dns/signpost/internal/source/httpfetch"
-
 	"context"
 	"fmt"
 	"net/http"
 	"strings"
 
+	"github.com/signpost-dns/signpost/internal/source/httpfetch"
 	wire "github.com/signpost-dns/signpost/internal/wire/marathon"
 )
 

@@ -1,8 +1,6 @@
 package mesospoll
 
 import (
-	"github.com/signpost-dns/signpost/internal/source/httpfetch"
-
 	"context"
 	"fmt"
 	"net"
@@ -12,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/signpost-dns/signpost/internal/cluster"
+	"github.com/signpost-dns/signpost/internal/source/httpfetch"
 	"github.com/signpost-dns/signpost/internal/wire/mesosstate"
 )
 
