@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/signpost-dns/signpost/internal/testutil/syncbuf"
 )
 
 // startHAProxy runs real HAProxy with a conformance case's expected.cfg,
@@ -82,7 +84,7 @@ func startHAProxy(t *testing.T, ln loopNet, a *adapted, dir string) *lbProc {
 	cmd := exec.CommandContext(ctx, bin, "-db", "-f", cfg)
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = 10 * time.Second
-	stderr := &syncBuf{}
+	stderr := &syncbuf.Buffer{}
 	cmd.Stdout, cmd.Stderr = stderr, stderr
 	if err := cmd.Start(); err != nil {
 		cancel()

@@ -22,6 +22,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/signpost-dns/signpost/internal/testutil/syncbuf"
 )
 
 // binPath is the signpost binary TestMain builds once for the package;
@@ -108,29 +110,11 @@ func freePort(t *testing.T) int {
 // portsGiven holds every port freePort has returned.
 var portsGiven sync.Map
 
-// syncBuf collects a process's output for the failure report.
-type syncBuf struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuf) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuf) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // proc is a running signpost subcommand.
 type proc struct {
 	name   string
 	cmd    *exec.Cmd
-	stderr *syncBuf
+	stderr *syncbuf.Buffer
 	stdout chan string // lines of stdout
 	done   chan struct{}
 	err    error // set before done is closed
@@ -148,7 +132,7 @@ func startProc(t *testing.T, name string, args ...string) *proc {
 	cmd := exec.CommandContext(ctx, binPath, args...)
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = 20 * time.Second
-	p := &proc{name: name, cmd: cmd, stderr: &syncBuf{}, stdout: make(chan string, 100), done: make(chan struct{})}
+	p := &proc{name: name, cmd: cmd, stderr: &syncbuf.Buffer{}, stdout: make(chan string, 100), done: make(chan struct{})}
 	cmd.Stderr = p.stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {

@@ -1,7 +1,6 @@
 package mesospoll
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -97,24 +96,6 @@ func (r *recorder) take() []string {
 	h := r.hosts
 	r.hosts = nil
 	return h
-}
-
-// syncBuffer is a log destination safe for Run's goroutine and the test's.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 // running is a Poller whose Run goroutine the test owns.

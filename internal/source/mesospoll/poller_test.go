@@ -14,6 +14,7 @@ import (
 
 	"github.com/signpost-dns/signpost/internal/sim/faults"
 	"github.com/signpost-dns/signpost/internal/testutil/leakcheck"
+	"github.com/signpost-dns/signpost/internal/testutil/syncbuf"
 )
 
 // TestFollowsRedirectToLeader starts on master 1, a Mesos 1.x non-leader:
@@ -84,7 +85,7 @@ func TestNoLeaderKeepsGoing(t *testing.T) {
 	leakCheck(t)
 	s := startSim(t, 3)
 	m := addrs(s)
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	p := run(t, Config{Masters: m, Refresh: time.Hour, Timeout: 10 * time.Second,
 		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 
