@@ -5,20 +5,36 @@ import (
 	"io"
 	"net"
 	"syscall"
+	"unsafe"
 )
 
-// copyTCP is copyAuto for two plain TCP connections, without the read that
-// finds the socket empty. A Go Read returns after one read(2), and the next
-// Read first tries read(2) again, which fails with EAGAIN before the
-// goroutine parks: for the request/response traffic of a load balancer that
-// is a third of the system calls of a message. Here the whole copy runs
-// inside one RawConn.Read, whose callback, after a read that did not fill the
-// buffer (the socket is drained, as HAProxy also assumes), asks to wait for
-// the next readiness edge instead of reading again; data that arrives
-// meanwhile has raised that edge, so nothing is missed. A read that fills the
-// buffer means a bulk transfer, which is handed to io.Copy (splice).
+// copyTCP is copyAuto for two plain TCP connections, shaped like HAProxy's
+// event loop rather than like io.Copy. Measured against HAProxy on one core
+// (scripts/bench-lb.sh, case tcp), three things of a Go copy cost the most:
+//
+//   - The read that finds the socket empty. A Go Read returns after one
+//     read(2), and the next Read tries read(2) again, which fails with
+//     EAGAIN before the goroutine parks: a third of the system calls of a
+//     request/response exchange. Here the whole copy runs inside one
+//     RawConn.Read, whose callback, after a read that did not fill the
+//     buffer (the socket is drained, as HAProxy also assumes), asks to wait
+//     for the next readiness edge instead of reading again; data that
+//     arrives meanwhile has raised that edge, so nothing is missed.
+//   - The runtime's bookkeeping around a system call that can block. read(2)
+//     and write(2) on a non-blocking socket never block, so they are made
+//     as raw system calls: the processor is never marked as in a system
+//     call, so the runtime's monitor thread finds nothing to take back and
+//     sleeps, instead of waking every few microseconds on the proxy's core
+//     and handing the processor to another thread when a loopback write
+//     takes a while (thousands of context switches a second before).
+//   - Bulk data through user space: a read that fills the buffer means a
+//     bulk transfer, which is handed to io.Copy (splice).
 func copyTCP(dst, src *net.TCPConn) (int64, error) {
 	rc, err := src.SyscallConn()
+	if err != nil {
+		return copyAuto(dst, src)
+	}
+	wc, err := dst.SyscallConn()
 	if err != nil {
 		return copyAuto(dst, src)
 	}
@@ -29,7 +45,7 @@ func copyTCP(dst, src *net.TCPConn) (int64, error) {
 	bulk := false
 	err = rc.Read(func(fd uintptr) bool {
 		for {
-			r, e := syscall.Read(int(fd), buf)
+			r, e := rawRead(fd, buf)
 			switch {
 			case e == syscall.EINTR:
 				continue
@@ -42,7 +58,7 @@ func copyTCP(dst, src *net.TCPConn) (int64, error) {
 				rerr = io.EOF
 				return true
 			}
-			w, e2 := dst.Write(buf[:r])
+			w, e2 := writeAll(wc, buf[:r])
 			n += int64(w)
 			if e2 != nil {
 				werr = e2
@@ -70,4 +86,51 @@ func copyTCP(dst, src *net.TCPConn) (int64, error) {
 		return n + m, err
 	}
 	return n, nil
+}
+
+// writeAll writes p to the socket behind wc, parking only when its send
+// buffer is full (the RawConn then waits for writability, and returns the
+// connection's close or deadline as an error).
+func writeAll(wc syscall.RawConn, p []byte) (int, error) {
+	var n int
+	var werr error
+	err := wc.Write(func(fd uintptr) bool {
+		for n < len(p) {
+			w, e := rawWrite(fd, p[n:])
+			switch {
+			case e == syscall.EINTR:
+				continue
+			case e == syscall.EAGAIN:
+				return false
+			case e != nil:
+				werr = e
+				return true
+			}
+			n += w
+		}
+		return true
+	})
+	if werr != nil {
+		return n, werr
+	}
+	return n, err
+}
+
+// rawRead and rawWrite are read(2) and write(2) without the runtime's
+// entersyscall/exitsyscall, for non-blocking sockets only: a raw system
+// call that blocked would stall every goroutine of its processor.
+func rawRead(fd uintptr, p []byte) (int, error) {
+	r, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+	if e != 0 {
+		return 0, e
+	}
+	return int(r), nil
+}
+
+func rawWrite(fd uintptr, p []byte) (int, error) {
+	w, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+	if e != 0 {
+		return 0, e
+	}
+	return int(w), nil
 }
