@@ -19,7 +19,11 @@
 # once with one read and one write call per query. A fixed-answer
 # github.com/miekg/dns server (dnsbare -mode miekg) gives the conventional
 # figure. Then dnsperf limited to half Signpost's peak gives latency
-# percentiles (from dnsperf -v, one latency per query).
+# percentiles (from dnsperf -v, one latency per query), and tools/dnslat at
+# the same rate gives them with every reply timed by the kernel as it
+# reaches the client's socket (dnsperf times a reply when its thread reads
+# it, on a core it shares with its sender: a floor over 1 ms under any
+# server here, the bare loop's included).
 #
 # Every run also records the server's CPU time per answered query and how
 # busy both cores were: when dnsperf's core is saturated (about 100%),
@@ -36,6 +40,8 @@
 #                       refresh (refreshSeconds 60), as any minute does;
 #                       0 skips them
 #   LATENCY_RATE=       rate of the latency runs instead of half the peak
+#   DNSLAT=1            0 skips the tools/dnslat latency runs (kernel-
+#                       timed replies, paced queries) after dnsperf's
 #   PEAK=1              0 skips the peak runs (then set LATENCY_RATE or
 #                       LATENCY_SECS=0)
 #   SIGNPOST_GOMAXPROCS=1  GOMAXPROCS of signpost dns (still on core 0
@@ -75,6 +81,7 @@ rounds=${ROUNDS:-3}
 peak=${PEAK:-1}
 sp_procs=${SIGNPOST_GOMAXPROCS:-1}
 latency_rate=${LATENCY_RATE:-}
+dnslat_on=${DNSLAT:-1}
 if [ "$peak" = 0 ] && [ -z "$latency_rate" ] && [ "$lsecs" != 0 ]; then
   echo "bench-dns: PEAK=0 needs LATENCY_RATE (or LATENCY_SECS=0)" >&2
   exit 2
@@ -166,6 +173,8 @@ else
 fi
 go build -o "$work/dnsbare" ./tools/dnsbare
 bare=$work/dnsbare
+go build -o "$work/dnslat" ./tools/dnslat
+declare -A lat=()
 
 # --- cluster and server ------------------------------------------------------
 # The simulator only works at start-up and once per refresh; it shares
@@ -480,6 +489,20 @@ for c in $cases; do
       read -r _ bp99 _ bmax bwmed bwmax _ < <(helper latency "$work/$c-bare-half.out" "$half")
       log "$c bare (batch 32) at $half qps: p99 $bp99 ms, max $bmax ms; p99 of 1-s windows: median $bwmed ms, worst $bwmax ms"
     fi
+    # The same rate through tools/dnslat: paced per query, replies timed by
+    # the kernel (what the server adds, not dnsperf's own scheduling).
+    if [ "$dnslat_on" = 1 ]; then
+      for who in sp bare; do
+        has $who || continue
+        p=${port[$who]}
+        g0=$(generations)
+        taskset -c 1 env GOMAXPROCS=1 "$work/dnslat" -s "127.0.0.1:$p" -d "$file" -Q "$half" -l "$lsecs" "${eopt[@]}" >"$work/$c-$who-lat.out" 2>"$work/$c-$who-lat.log" || { cat "$work/$c-$who-lat.log" >&2; exit 1; }
+        lgens=$(($(generations) - g0))
+        read -r lq l50 l99 l999 lmax lwmed lwmax ln llost lu99 <"$work/$c-$who-lat.out"
+        log "$c dnslat ${label[$who]} at $half qps: answered $lq qps ($llost lost), kernel-timed p50 $l50 ms, p99 $l99 ms, p99.9 $l999 ms, max $lmax ms; 1-s windows p99 median $lwmed ms, worst $lwmax ms; read by dnslat p99 $lu99 ms; $lgens refreshes"
+        lat[$c.$who]="$lq|$l50|$l99|$l999|$lmax|$lwmed|$lwmax|$llost|$lu99|$lgens"
+      done
+    fi
   fi
   for who in bare raw bare1 mk; do stop $who; done
   # The ceiling: the fastest bare loop by qps.
@@ -512,6 +535,21 @@ for c in $cases; do
   IFS='|' read -r an ar size names sp cq clabel ratio half got p50 p99 p999 bp99 wmed wmax gens <<<"${rows[$c]}"
   echo "| $(desc "$c") | $an (+$ar) | $size | $names | $sp | $cq ${clabel#bare } | $ratio | $p99 ms ($bp99 ms) at $got qps | $wmed / $wmax ms | $gens |"
 done
+if [ "$dnslat_on" = 1 ] && [ "$lsecs" != 0 ] && has sp; then
+  echo
+  echo "Latency at half Signpost's peak through tools/dnslat ($lsecs s, queries paced one by one, 4 sockets, replies timed by the kernel's SO_TIMESTAMPNS), Signpost and the bare loop (batch 32) at the same rate; last column: p99 as read by dnslat itself."
+  echo
+  echo "| case | rate | server | answered qps (lost) | p50 | p99 | p99.9 | max | p99 of 1-s windows: median / worst | refreshes | p99 read in user space |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|"
+  for c in $cases; do
+    IFS='|' read -r _ _ _ _ _ _ _ _ half _ <<<"${rows[$c]}"
+    for who in sp bare; do
+      [ -n "${lat[$c.$who]:-}" ] || continue
+      IFS='|' read -r lq l50 l99 l999 lmax lwmed lwmax llost lu99 lgens <<<"${lat[$c.$who]}"
+      echo "| $(desc "$c") | $half | ${label[$who]} | $lq ($llost) | $l50 ms | $l99 ms | $l999 ms | $lmax ms | $lwmed / $lwmax ms | $lgens | $lu99 ms |"
+    done
+  done
+fi
 echo
 echo "Per server, best of $rounds at the peak: Signpost / bare batch 32 / bare batch 32 raw syscalls / bare 1 call per datagram / miekg."
 echo
