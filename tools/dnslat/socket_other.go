@@ -11,8 +11,8 @@ import (
 type socket struct{}
 
 func dial(netip.AddrPort) (*socket, error) { return nil, errors.New("dnslat runs on Linux only") }
-func (s *socket) close()                  {}
-func (s *socket) send([]byte) error       { return errors.New("unsupported") }
+func (s *socket) close()                   {}
+func (s *socket) send([]byte) error        { return errors.New("unsupported") }
 func (s *socket) recv([]byte) (int, int64, error) {
 	return 0, 0, errors.New("unsupported")
 }
