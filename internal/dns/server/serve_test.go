@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -16,33 +17,14 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/signpost-dns/signpost/internal/dns/records"
+	"github.com/signpost-dns/signpost/internal/testutil/freeport"
 )
-
-// freePort returns a loopback port free for both UDP and TCP right now.
-func freePort(t *testing.T) string {
-	t.Helper()
-	for i := 0; i < 20; i++ {
-		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := pc.LocalAddr().String()
-		ln, err := net.Listen("tcp", addr)
-		pc.Close()
-		if err == nil {
-			ln.Close()
-			return addr
-		}
-	}
-	t.Fatal("no free port")
-	return ""
-}
 
 // serve runs ListenAndServe on a free loopback port and returns its address
 // and a stop function that cancels it and waits for it to return.
 func serve(t *testing.T, s *Server) (string, func()) {
 	t.Helper()
-	addr := freePort(t)
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(freeport.UDPAndTCP(t, "127.0.0.1")))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.ListenAndServe(ctx, addr) }()
@@ -226,7 +208,7 @@ func TestTCPIdleTimeout(t *testing.T) {
 
 func TestNotReadyOverSockets(t *testing.T) {
 	s := newServer(t, defaultOpts(), nil)
-	addr := freePort(t)
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(freeport.UDPAndTCP(t, "127.0.0.1")))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- s.ListenAndServe(ctx, addr) }()

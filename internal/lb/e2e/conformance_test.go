@@ -17,6 +17,8 @@ import (
 
 	"github.com/signpost-dns/signpost/internal/sim/taskrun"
 	"github.com/signpost-dns/signpost/internal/testutil/fixtures"
+	"github.com/signpost-dns/signpost/internal/testutil/freeport"
+	"github.com/signpost-dns/signpost/internal/testutil/haproxycfg"
 )
 
 // TestConformance runs every conformance case of
@@ -53,12 +55,12 @@ func TestConformanceOracle(t *testing.T) {
 
 // adapted is a conformance case moved onto this machine.
 type adapted struct {
-	doc   map[string]any    // the apps document to load into the simulator
-	cfg   *mlbConfig        // expected.cfg with addresses and ports mapped
-	args  []string          // the case's Marathon-LB flags
-	ips   map[string]string // case IP → loopback IP
-	ports map[int]int       // case service port → free port
-	certs map[string]string // certificate path in the case → generated file
+	doc   map[string]any     // the apps document to load into the simulator
+	cfg   *haproxycfg.Config // expected.cfg with addresses and ports mapped
+	args  []string           // the case's Marathon-LB flags
+	ips   map[string]string  // case IP → loopback IP
+	ports map[int]int        // case service port → free port
+	certs map[string]string  // certificate path in the case → generated file
 }
 
 var labelPortRE = regexp.MustCompile(`^HAPROXY_(\d+_PORT|DEPLOYMENT_ALT_PORT)$`)
@@ -85,18 +87,8 @@ func adaptCase(t *testing.T, dir string, ln loopNet) *adapted {
 	if env, _ := os.ReadFile(filepath.Join(dir, "env")); strings.TrimSpace(string(env)) != "" {
 		t.Fatalf("env %q: not supported by this test", env)
 	}
-	maps := map[string]map[string]string{}
-	for _, m := range []string{"domain2backend.map", "app2backend.map"} {
-		if b, err := os.ReadFile(filepath.Join(dir, m)); err == nil {
-			maps[m] = parseMapFile(string(b))
-		}
-	}
-	text, err := os.ReadFile(filepath.Join(dir, "expected.cfg"))
-	if err != nil {
+	if a.cfg, err = haproxycfg.Load(filepath.Join(dir, "expected.cfg")); err != nil {
 		t.Fatal(err)
-	}
-	if a.cfg, err = parseMLBConfig(string(text), maps); err != nil {
-		t.Fatalf("expected.cfg: %v", err)
 	}
 
 	// Collect IPs and service ports, then map them.
@@ -150,7 +142,7 @@ func adaptCase(t *testing.T, dir string, ln loopNet) *adapted {
 	}
 	delete(svcPorts, 0)
 	for p := range svcPorts {
-		a.ports[p] = freePort(t)
+		a.ports[p] = freeport.TCP(t)
 	}
 	mapPort := func(v any) any {
 		if n := num(v); a.ports[n] != 0 {
@@ -219,7 +211,8 @@ func adaptCase(t *testing.T, dir string, ln loopNet) *adapted {
 			f.SSLCert = a.cert(t, certDir, f.SSLCert)
 		}
 	}
-	for _, b := range a.cfg.Backends {
+	for bi := range a.cfg.Backends {
+		b := &a.cfg.Backends[bi]
 		for i := range b.Servers {
 			s := &b.Servers[i]
 			host, port, _ := strings.Cut(s.Addr, ":")
@@ -333,7 +326,7 @@ func runConformanceCase(t *testing.T, dir string, oracle bool) {
 	// tasksOf is the set of tasks a backend sends new requests to, or nil
 	// when the backend refuses the client (network ACL).
 	tasksOf := func(backend string) set {
-		b := a.cfg.Backends[backend]
+		b := a.cfg.Backend(backend)
 		if b == nil {
 			t.Fatalf("expected.cfg routes to backend %s, which it does not define", backend)
 		}
@@ -341,7 +334,7 @@ func runConformanceCase(t *testing.T, dir string, oracle bool) {
 			return nil
 		}
 		out := set{}
-		for _, addr := range b.active() {
+		for _, addr := range b.Active() {
 			id := taskAt[addr]
 			if id == "" {
 				t.Fatalf("adaptation: no task listens at %s (server of %s)", addr, backend)
@@ -355,7 +348,7 @@ func runConformanceCase(t *testing.T, dir string, oracle bool) {
 	// loaded and the shared frontends can be probed once per request.
 	for _, f := range a.cfg.Frontends {
 		t.Run("frontend_"+f.Name, func(t *testing.T) {
-			b := a.cfg.Backends[f.Backend]
+			b := a.cfg.Backend(f.Backend)
 			want := tasksOf(f.Backend)
 			host, port, _ := strings.Cut(f.Bind, ":")
 			if host == "*" {
@@ -373,7 +366,7 @@ func runConformanceCase(t *testing.T, dir string, oracle bool) {
 			// Roundrobin reaches every server; the other algorithms may
 			// legitimately keep choosing one (source: one client address;
 			// leastconn: sequential requests tie at zero connections).
-			every := b.Balance == "roundrobin" && !b.Sticky
+			every := balance(b) == "roundrobin" && b.Cookie == ""
 			eventually(t, fmt.Sprintf("%s frontend %s reaches %s", f.Mode, addr, want), func() error {
 				got := set{}
 				for range 4 * len(want) {
@@ -416,7 +409,7 @@ func runConformanceCase(t *testing.T, dir string, oracle bool) {
 			if oracle && strings.Contains(p.host, ":") {
 				continue // HAProxy compares "host:port" literally
 			}
-			want := a.cfg.HTTP.decide(hostOnly(p.host), p.path)
+			want := decide(a.cfg.HTTP, hostOnly(p.host), p.path)
 			checkOutcome(t, "http", want, tasksOf, req{addr: lb.http, host: p.host, path: p.path, from: client})
 		}
 	})
@@ -426,7 +419,7 @@ func runConformanceCase(t *testing.T, dir string, oracle bool) {
 		}
 		for _, p := range probes(a.cfg.HTTPS) {
 			host := hostOnly(p.host)
-			want := a.cfg.HTTPS.decide(host, p.path)
+			want := decide(a.cfg.HTTPS, host, p.path)
 			if oracle && host != strings.ToLower(host) {
 				continue // HAProxy's ssl_fc_sni is case-sensitive; Signpost follows RFC 6066
 			}
@@ -436,14 +429,14 @@ func runConformanceCase(t *testing.T, dir string, oracle bool) {
 	t.Run("appid", func(t *testing.T) {
 		ids := []string{"/no-such-app"}
 		for _, r := range a.cfg.AppID.Rules {
-			ids = append(ids, r.Hosts...)
-			ids = append(ids, strings.ToUpper(r.Hosts[0]))
+			ids = append(ids, r.AppIDs...)
+			ids = append(ids, strings.ToUpper(r.AppIDs[0]))
 		}
 		for k := range a.cfg.AppID.Map {
 			ids = append(ids, k)
 		}
 		for _, id := range ids {
-			want := a.cfg.AppID.decide(id)
+			want := decideAppID(&a.cfg.AppID, id)
 			checkOutcome(t, "appid", want, tasksOf, req{addr: lb.appID, header: map[string]string{"X-Marathon-App-Id": id}, from: client})
 		}
 	})
@@ -457,9 +450,9 @@ type probe struct{ host, path string }
 // path under its first prefix) and, for rules with paths, one on its host
 // that matches none of them; plus the map keys and a host nothing routes.
 // Which of them a rule earlier in the order takes is for decide to say.
-func probes(s *mlbShared) []probe {
+func probes(s *haproxycfg.Shared) []probe {
 	out := []probe{{"no-such-host.invalid", "/"}}
-	for _, rules := range [][]mlbRule{s.Auth, s.Redirect, s.Route} {
+	for _, rules := range [][]haproxycfg.Rule{s.Auth, s.Redirect, s.Route} {
 		for _, r := range rules {
 			if r.Map != nil {
 				for k := range r.Map {
@@ -473,7 +466,7 @@ func probes(s *mlbShared) []probe {
 			}
 			path := "/e2e"
 			if len(r.Paths) > 0 {
-				path = strings.TrimSuffix(r.Paths[0].prefix, "/") + "/e2e"
+				path = strings.TrimSuffix(r.Paths[0].Prefix, "/") + "/e2e"
 				out = append(out, probe{host, "/zz-e2e"})
 			}
 			out = append(out, probe{host, path}, probe{strings.ToUpper(host) + ":8080", path})
@@ -557,7 +550,7 @@ func allowed(networks []string, ip string) bool {
 
 // checkDenied expects a client outside the network ACL to be refused: 403
 // in http mode, a closed connection in tcp mode.
-func checkDenied(t *testing.T, f mlbFrontend, addr, client string, tlsOn bool) {
+func checkDenied(t *testing.T, f haproxycfg.Frontend, addr, client string, tlsOn bool) {
 	t.Helper()
 	eventually(t, "client "+client+" refused by "+f.Name, func() error {
 		if f.Mode == "tcp" {

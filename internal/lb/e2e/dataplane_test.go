@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/signpost-dns/signpost/internal/testutil/freeport"
 	"github.com/signpost-dns/signpost/internal/testutil/leakcheck"
 )
 
@@ -82,7 +83,7 @@ func newQuietFront(t *testing.T, addr, target string) *quietFront {
 func TestDataPlane(t *testing.T) {
 	leakcheck.Verify(t)
 	ln := newLoopNet(t)
-	xffPort, wsPort, hupPort := freePort(t), freePort(t), freePort(t)
+	xffPort, wsPort, hupPort := freeport.TCP(t), freeport.TCP(t), freeport.TCP(t)
 	xff, xffSrv := serverApp(t, ln, "/xff", labels("HAPROXY_0_VHOST", "xff.example"), []int{xffPort}, nil, 1)
 	ws, wsSrv := serverApp(t, ln, "/ws", labels("HAPROXY_0_VHOST", "ws.example"), []int{wsPort}, nil, 2, 3)
 	s := startSim(t, ln, xff, ws)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/signpost-dns/signpost/internal/sim/taskrun"
+	"github.com/signpost-dns/signpost/internal/testutil/freeport"
 )
 
 // loadedApp is an app written into the simulator's state file whose tasks
@@ -123,7 +124,7 @@ func TestDrainThroughScaleDownAndDeploy(t *testing.T) {
 	// after the test makes it, so a correct cut is never earlier than that.
 	const margin = 300 * time.Millisecond
 	ln := newLoopNet(t)
-	webPort, echoPort := freePort(t), freePort(t)
+	webPort, echoPort := freeport.TCP(t), freeport.TCP(t)
 	web, webSpecs := loadedApp(ln, "/web", map[string]any{"HAPROXY_GROUP": "external", "HAPROXY_0_VHOST": "web.example"}, webPort, "http", 1, 2)
 	echo, echoSpecs := loadedApp(ln, "/echo", map[string]any{"HAPROXY_GROUP": "external"}, echoPort, "tcp", 1, 2)
 	runner := taskrun.New(nil)

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/signpost-dns/signpost/internal/testutil/freeport"
 	"github.com/signpost-dns/signpost/internal/testutil/leakcheck"
 )
 
@@ -77,7 +78,7 @@ func TestFlags(t *testing.T) {
 	ports := map[string]int{}
 	add := func(id string, instances int, labels map[string]any) {
 		t.Helper()
-		ports[id] = freePort(t)
+		ports[id] = freeport.TCP(t)
 		tasks[id] = s.addApp(t, webApp(id, instances, labels, ports[id]))
 	}
 	svc := func(id string) string { return ln.addr(199, ports[id]) }
@@ -113,7 +114,7 @@ func TestFlags(t *testing.T) {
 	add("/nogroup", 1, map[string]any{"HAPROXY_0_VHOST": "nogroup.example"})
 	// An IP-per-task app without service ports (Marathon issue #3636):
 	// the load balancer picks one from --min/max-serv-port-ip-per-task.
-	ipptPort, ipptTaskPort := freePort(t), freePort(t)
+	ipptPort, ipptTaskPort := freeport.TCP(t), freeport.TCP(t)
 	tasks["/ippt"] = s.addApp(t, map[string]any{
 		"id": "/ippt", "instances": 1, "cmd": "serve", "labels": group("ippt"), "portDefinitions": []any{},
 		"ipAddress": map[string]any{"networkName": "e2e", "discovery": map[string]any{

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/netip"
 	"os"
@@ -82,33 +81,6 @@ func (l loopNet) ip(n byte) netip.Addr { return netip.AddrFrom4([4]byte{127, l.a
 func (l loopNet) addr(n byte, port int) string {
 	return netip.AddrPortFrom(l.ip(n), uint16(port)).String()
 }
-
-// freePort returns a port nothing listens on at any address, outside the
-// kernel's ephemeral range so that outgoing connections do not take it in
-// the moment before the load balancer binds it, and below the simulator's
-// agent ports (31000-32000), which its tasks bind after this check.
-// A port is handed out once per test process, so that two services of one
-// test never get the same port.
-func freePort(t *testing.T) int {
-	t.Helper()
-	for range 1000 {
-		p := 20000 + rand.N(11000)
-		if _, taken := portsGiven.LoadOrStore(p, true); taken {
-			continue
-		}
-		ln, err := net.Listen("tcp", ":"+strconv.Itoa(p))
-		if err != nil {
-			continue
-		}
-		ln.Close()
-		return p
-	}
-	t.Fatal("no free port in 20000-31000")
-	return 0
-}
-
-// portsGiven holds every port freePort has returned.
-var portsGiven sync.Map
 
 // proc is a running signpost subcommand.
 type proc struct {

@@ -3,6 +3,7 @@ package e2e
 import (
 	"testing"
 
+	"github.com/signpost-dns/signpost/internal/testutil/freeport"
 	"github.com/signpost-dns/signpost/internal/testutil/leakcheck"
 )
 
@@ -24,7 +25,7 @@ func httpCheck(path string, i int) map[string]any {
 func TestHealthChecks(t *testing.T) {
 	leakcheck.Verify(t)
 	ln := newLoopNet(t)
-	hcPort, nohcPort, activePort, idx0, idx1 := freePort(t), freePort(t), freePort(t), freePort(t), freePort(t)
+	hcPort, nohcPort, activePort, idx0, idx1 := freeport.TCP(t), freeport.TCP(t), freeport.TCP(t), freeport.TCP(t), freeport.TCP(t)
 	active, activeSrv := serverApp(t, ln, "/hc-active", map[string]any{"HAPROXY_GROUP": "hc", "HAPROXY_0_VHOST": "active.example"},
 		[]int{activePort}, []any{httpCheck(srvHealthPath, 0)}, 1, 2)
 	portIdx, idxSrv := serverApp(t, ln, "/hc-portindex", map[string]any{

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/signpost-dns/signpost/internal/testutil/freeport"
 	"github.com/signpost-dns/signpost/internal/testutil/leakcheck"
 )
 
@@ -46,7 +47,7 @@ func TestLabels(t *testing.T) {
 		"sticky", "source", "lc", "rhttps", "w-api", "w-all", "w2-api", "w2-all", "bind", "port", "portLabel",
 		"mode-http", "mode-tcp", "mode-default", "mode-conflict", "grp-internal", "grp-port", "grp-two0", "grp-two1", "grp-none",
 		"grp-list", "disabled", "zdd", "zdd-alt"} {
-		port[name] = freePort(t)
+		port[name] = freeport.TCP(t)
 	}
 	svc := func(name string) string { return ln.addr(199, port[name]) }
 
@@ -73,7 +74,7 @@ func TestLabels(t *testing.T) {
 	add(webApp("/auth", 1, labels("HAPROXY_0_VHOST", "auth.example", "HAPROXY_0_AUTH", "e2e realm:alice:"+authSHA512), port["auth"]))
 	add(webApp("/auth-md5", 1, labels("HAPROXY_0_VHOST", "auth-md5.example", "HAPROXY_0_AUTH", "md5:bob:"+authMD5), port["auth5"]))
 	if auth5Hash != "" {
-		add(webApp("/auth-sha256", 1, labels("HAPROXY_0_VHOST", "auth-sha256.example", "HAPROXY_0_AUTH", "sha256:carol:"+auth5Hash), freePort(t)))
+		add(webApp("/auth-sha256", 1, labels("HAPROXY_0_VHOST", "auth-sha256.example", "HAPROXY_0_AUTH", "sha256:carol:"+auth5Hash), freeport.TCP(t)))
 	}
 	add(webApp("/proxypass", 1, labels("HAPROXY_0_VHOST", "pp.example", "HAPROXY_0_HTTP_BACKEND_PROXYPASS_PATH", "/pp"), port["pp"]))
 	add(webApp("/redir", 1, labels("HAPROXY_0_VHOST", "redir.example", "HAPROXY_0_HTTP_BACKEND_REDIR", "/landing"), port["redir"]))

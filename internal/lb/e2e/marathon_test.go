@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/signpost-dns/signpost/internal/testutil/freeport"
 )
 
 // marathonFront stands in front of the simulated Marathon at an address of
@@ -143,7 +145,7 @@ func TestMarathonFailures(t *testing.T) {
 	s := startSim(t, ln)
 	a := newMarathonFront(t, ln.addr(240, 8080), s.marathon)
 	b := newMarathonFront(t, ln.addr(241, 8080), s.marathon)
-	port := freePort(t)
+	port := freeport.TCP(t)
 	app := map[string]any{
 		"id": "/web", "instances": 2, "cmd": "serve",
 		"labels":          map[string]any{"HAPROXY_GROUP": "external", "HAPROXY_0_VHOST": "web.example"},

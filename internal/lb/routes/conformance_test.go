@@ -11,6 +11,7 @@ import (
 
 	"github.com/signpost-dns/signpost/internal/cluster"
 	"github.com/signpost-dns/signpost/internal/testutil/fixtures"
+	"github.com/signpost-dns/signpost/internal/testutil/haproxycfg"
 	"github.com/signpost-dns/signpost/internal/wire/marathon"
 )
 
@@ -83,19 +84,9 @@ func TestConformance(t *testing.T) {
 		dir := filepath.Dir(f)
 		t.Run(filepath.Base(dir), func(t *testing.T) {
 			c := loadCase(t, dir)
-			cfg, err := os.ReadFile(f)
+			want, err := haproxycfg.Load(f)
 			if err != nil {
 				t.Fatal(err)
-			}
-			maps := map[string]map[string]string{}
-			for _, m := range []string{"domain2backend.map", "app2backend.map"} {
-				if b, err := os.ReadFile(filepath.Join(dir, m)); err == nil {
-					maps[m] = parseMapFile(string(b))
-				}
-			}
-			want, err := parseHAProxyConfig(string(cfg), maps)
-			if err != nil {
-				t.Fatalf("expected.cfg: %v", err)
 			}
 			table, problems := Build(c.state, c.flags, HealthCache{})
 			for _, p := range problems {
@@ -118,20 +109,10 @@ func TestConformance(t *testing.T) {
 // order, a server's address, draining, a check port, the map contents —
 // must each produce a difference.
 func TestConformanceComparisonDetectsChanges(t *testing.T) {
-	load := func(t *testing.T, name string) (*Table, semConfig) {
+	load := func(t *testing.T, name string) (*Table, *haproxycfg.Config) {
 		dir := fixtures.Path(t, "marathon-lb/conformance/"+name)
 		c := loadCase(t, dir)
-		cfg, err := os.ReadFile(filepath.Join(dir, "expected.cfg"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		maps := map[string]map[string]string{}
-		for _, m := range []string{"domain2backend.map", "app2backend.map"} {
-			if b, err := os.ReadFile(filepath.Join(dir, m)); err == nil {
-				maps[m] = parseMapFile(string(b))
-			}
-		}
-		want, err := parseHAProxyConfig(string(cfg), maps)
+		want, err := haproxycfg.Load(filepath.Join(dir, "expected.cfg"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -177,7 +158,7 @@ func TestConformanceComparisonDetectsChanges(t *testing.T) {
 	}
 }
 
-func compareSem(t *testing.T, got, want semConfig) {
+func compareSem(t *testing.T, got, want *haproxycfg.Config) {
 	t.Helper()
 	for _, d := range semDiffs(got, want) {
 		t.Error(d)
@@ -185,7 +166,7 @@ func compareSem(t *testing.T, got, want semConfig) {
 }
 
 // semDiffs lists every difference between two reduced configurations.
-func semDiffs(got, want semConfig) []string {
+func semDiffs(got, want *haproxycfg.Config) []string {
 	var out []string
 	diff := func(what string, g, w any) {
 		if !reflect.DeepEqual(g, w) {
@@ -197,7 +178,7 @@ func semDiffs(got, want semConfig) []string {
 	diff("app-id frontend", got.AppID, want.AppID)
 	diff("per-app frontends", got.Frontends, want.Frontends)
 	diff("userlists", got.Userlists, want.Userlists)
-	gb, wb := map[string]semBackend{}, map[string]semBackend{}
+	gb, wb := map[string]haproxycfg.Backend{}, map[string]haproxycfg.Backend{}
 	var gn, wn []string
 	for _, b := range got.Backends {
 		gb[b.Name] = b
@@ -217,7 +198,7 @@ func semDiffs(got, want semConfig) []string {
 }
 
 func dump(v any) string {
-	if p, ok := v.(*semShared); ok && p != nil {
+	if p, ok := v.(*haproxycfg.Shared); ok && p != nil {
 		return fmt.Sprintf("%+v", *p)
 	}
 	return fmt.Sprintf("%+v", v)

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -85,28 +84,6 @@ func marathonDo(t *testing.T, method, u, body string) {
 	if resp.StatusCode/100 != 2 {
 		t.Fatalf("%s %s: %s: %s", method, u, resp.Status, out)
 	}
-}
-
-// freePorts returns n distinct ports nothing listens on at ip right now.
-// They are drawn below Linux's ephemeral range (32768–60999), where neither
-// ":0" listeners nor outgoing connections of other tests on a busy machine
-// can take them between this call and the service's listen, and they are
-// held together until all are chosen so that they differ.
-func freePorts(t *testing.T, ip string, n int) []int {
-	t.Helper()
-	var ports []int
-	for tries := 0; len(ports) < n; tries++ {
-		if tries > 1000 {
-			t.Fatalf("no %d free ports below 32768 on %s", n, ip)
-		}
-		ln, err := net.Listen("tcp", net.JoinHostPort(ip, strconv.Itoa(20000+rand.IntN(12000))))
-		if err != nil {
-			continue
-		}
-		defer ln.Close()
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
-	}
-	return ports
 }
 
 func listen(t *testing.T) net.Listener {

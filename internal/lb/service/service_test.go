@@ -18,6 +18,7 @@ import (
 	"github.com/signpost-dns/signpost/internal/lb/routes"
 	"github.com/signpost-dns/signpost/internal/sim/control"
 	"github.com/signpost-dns/signpost/internal/source/marathon"
+	"github.com/signpost-dns/signpost/internal/testutil/freeport"
 	"github.com/signpost-dns/signpost/internal/testutil/leakcheck"
 )
 
@@ -89,7 +90,7 @@ func TestLifecycle(t *testing.T) {
 	leakcheck.Verify(t)
 	sim := startSim(t)
 	g := newGate(t, sim.MarathonURL)
-	ports := freePorts(t, "127.0.0.1", 4)
+	ports := freeport.TCPs(t, "127.0.0.1", 4)
 	webPort, echoPort, newPort, badPort := ports[0], ports[1], ports[2], ports[3]
 	post := func(app string) { marathonDo(t, http.MethodPost, sim.MarathonURL+"/v2/apps", app) }
 	post(fmt.Sprintf(`{"id":"/web","instances":2,"portDefinitions":[{"port":%d}],

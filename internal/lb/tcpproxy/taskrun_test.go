@@ -2,15 +2,13 @@ package tcpproxy
 
 import (
 	"log/slog"
-	"math/rand/v2"
-	"net"
 	"net/netip"
-	"strconv"
 	"testing"
 	"time"
 
 	"github.com/signpost-dns/signpost/internal/lb/routes"
 	"github.com/signpost-dns/signpost/internal/sim/taskrun"
+	"github.com/signpost-dns/signpost/internal/testutil/freeport"
 )
 
 // TestZeroDowntimeDeploymentWithSimulatorTasks walks a blue/green
@@ -23,7 +21,7 @@ func TestZeroDowntimeDeploymentWithSimulatorTasks(t *testing.T) {
 	r := taskrun.New(slog.New(slog.DiscardHandler))
 	t.Cleanup(r.Close)
 	start := func(id, ip string) routes.Server {
-		port := freePort(t, ip)
+		port := freeport.TCP(t, ip)
 		if err := r.Start(taskrun.Spec{TaskID: id, AppID: "/db", IP: ip, Ports: []int{port}, Kind: taskrun.TCPEcho}); err != nil {
 			t.Fatal(err)
 		}
@@ -67,20 +65,4 @@ func TestZeroDowntimeDeploymentWithSimulatorTasks(t *testing.T) {
 	if n := logs.n.Load(); n != 0 {
 		t.Errorf("%d warnings", n)
 	}
-}
-
-// freePort returns a port free at ip, drawn below the kernel's ephemeral
-// range so that no outgoing connection takes it before the proxy binds it.
-func freePort(t *testing.T, ip string) int {
-	t.Helper()
-	for range 1000 {
-		ln, err := net.Listen("tcp", net.JoinHostPort(ip, strconv.Itoa(20000+rand.IntN(12000))))
-		if err != nil {
-			continue
-		}
-		defer ln.Close()
-		return ln.Addr().(*net.TCPAddr).Port
-	}
-	t.Fatal("no free port in 20000-32000")
-	return 0
 }

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/signpost-dns/signpost/internal/testutil/freeport"
 	"github.com/signpost-dns/signpost/internal/testutil/leakcheck"
 )
 
@@ -59,33 +60,6 @@ func newRunner(t *testing.T) *Runner {
 	r := New(nil)
 	t.Cleanup(r.Close)
 	return r
-}
-
-// freePort returns a port that is free on every given IP right now.
-func freePort(t *testing.T, ips ...string) int {
-	t.Helper()
-	for range 50 {
-		ln, err := net.Listen("tcp4", net.JoinHostPort(ips[0], "0"))
-		if err != nil {
-			t.Fatalf("listen on %s: %v", ips[0], err)
-		}
-		port := ln.Addr().(*net.TCPAddr).Port
-		ok := true
-		for _, ip := range ips[1:] {
-			other, err := net.Listen("tcp4", net.JoinHostPort(ip, strconv.Itoa(port)))
-			if err != nil {
-				ok = false
-				break
-			}
-			other.Close()
-		}
-		ln.Close()
-		if ok {
-			return port
-		}
-	}
-	t.Fatalf("no port free on all of %v", ips)
-	return 0
 }
 
 func addr(ip string, port int) string { return net.JoinHostPort(ip, strconv.Itoa(port)) }
@@ -150,10 +124,7 @@ func receive[T any](t *testing.T, ch <-chan T, what string) T {
 
 func TestHTTPTaskAnswersWithItsIDsOnEveryPort(t *testing.T) {
 	r := newRunner(t)
-	p1, p2 := freePort(t, ipA), freePort(t, ipA)
-	for p1 == p2 {
-		p2 = freePort(t, ipA)
-	}
+	p1, p2 := freeport.TCP(t, ipA), freeport.TCP(t, ipA)
 	spec := Spec{TaskID: "web.1", AppID: "/shop/web", IP: ipA, Ports: []int{p1, p2}, Kind: HTTP}
 	if err := r.Start(spec); err != nil {
 		t.Fatal(err)
@@ -222,7 +193,7 @@ func TestHTTPTaskAnswersWithItsIDsOnEveryPort(t *testing.T) {
 
 func TestHTTPKeepsConnectionsAlive(t *testing.T) {
 	r := newRunner(t)
-	port := freePort(t, ipA)
+	port := freeport.TCP(t, ipA)
 	if err := r.Start(Spec{TaskID: "web.1", AppID: "/web", IP: ipA, Ports: []int{port}}); err != nil {
 		t.Fatal(err)
 	}
@@ -265,7 +236,7 @@ func dialEcho(t *testing.T, address string) (*net.TCPConn, *bufio.Reader, string
 
 func TestTCPEchoGreetsAndEchoes(t *testing.T) {
 	r := newRunner(t)
-	port := freePort(t, ipA)
+	port := freeport.TCP(t, ipA)
 	if err := r.Start(Spec{TaskID: "db.7", AppID: "/db", IP: ipA, Ports: []int{port}, Kind: TCPEcho}); err != nil {
 		t.Fatal(err)
 	}
@@ -301,7 +272,7 @@ func TestTasksOnDifferentIPsShareAPort(t *testing.T) {
 	for _, kind := range []Kind{HTTP, TCPEcho} {
 		t.Run(kind.String(), func(t *testing.T) {
 			r := newRunner(t)
-			port := freePort(t, ipA, ipB)
+			port := freeport.TCP(t, ipA, ipB)
 			tasks := map[string]string{ipA: "app.on-a", ipB: "app.on-b"}
 			for ip, id := range tasks {
 				if err := r.Start(Spec{TaskID: id, AppID: "/app", IP: ip, Ports: []int{port}, Kind: kind}); err != nil {
@@ -346,7 +317,7 @@ func TestStopHTTPLetsRequestsFinishWithinGrace(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			before := leakcheck.Settled()
 			r, started, finished := hooked(t)
-			port := freePort(t, ipA)
+			port := freeport.TCP(t, ipA)
 			if err := r.Start(Spec{TaskID: "web.1", AppID: "/web", IP: ipA, Ports: []int{port}}); err != nil {
 				t.Fatal(err)
 			}
@@ -420,7 +391,7 @@ func TestStopHTTPLetsRequestsFinishWithinGrace(t *testing.T) {
 func TestStopTCPEcho(t *testing.T) {
 	t.Run("open connection keeps echoing during grace", func(t *testing.T) {
 		r := newRunner(t)
-		port := freePort(t, ipA)
+		port := freeport.TCP(t, ipA)
 		if err := r.Start(Spec{TaskID: "db.1", IP: ipA, Ports: []int{port}, Kind: TCPEcho}); err != nil {
 			t.Fatal(err)
 		}
@@ -462,7 +433,7 @@ func TestStopTCPEcho(t *testing.T) {
 
 	t.Run("grace zero cuts the connection", func(t *testing.T) {
 		r := newRunner(t)
-		port := freePort(t, ipA)
+		port := freeport.TCP(t, ipA)
 		if err := r.Start(Spec{TaskID: "db.1", IP: ipA, Ports: []int{port}, Kind: TCPEcho}); err != nil {
 			t.Fatal(err)
 		}
@@ -480,7 +451,7 @@ func TestStopTCPEcho(t *testing.T) {
 
 func TestSetHealthy(t *testing.T) {
 	r := newRunner(t)
-	port := freePort(t, ipA)
+	port := freeport.TCP(t, ipA)
 	if err := r.Start(Spec{TaskID: "web.1", AppID: "/web", IP: ipA, Ports: []int{port}}); err != nil {
 		t.Fatal(err)
 	}
@@ -515,7 +486,7 @@ func TestSetHealthy(t *testing.T) {
 }
 
 func TestStartRejectsBadSpecs(t *testing.T) {
-	port := freePort(t, ipA)
+	port := freeport.TCP(t, ipA)
 	good := Spec{TaskID: "t.1", AppID: "/t", IP: ipA, Ports: []int{port}}
 	cases := []struct {
 		name    string
@@ -568,7 +539,7 @@ func TestStartRejectsBadSpecs(t *testing.T) {
 
 func TestStartAddressConflicts(t *testing.T) {
 	r := newRunner(t)
-	port := freePort(t, ipA)
+	port := freeport.TCP(t, ipA)
 	first := Spec{TaskID: "web.1", AppID: "/web", IP: ipA, Ports: []int{port}}
 	if err := r.Start(first); err != nil {
 		t.Fatal(err)
@@ -580,10 +551,7 @@ func TestStartAddressConflicts(t *testing.T) {
 	}
 	defer outside.Close()
 	outsidePort := outside.Addr().(*net.TCPAddr).Port
-	spare := freePort(t, ipC)
-	for spare == outsidePort {
-		spare = freePort(t, ipC)
-	}
+	spare := freeport.TCP(t, ipC) // never outsidePort: that one is taken
 
 	cases := []struct {
 		name    string
@@ -638,7 +606,7 @@ func TestStartAddressConflicts(t *testing.T) {
 
 func TestLifecycleErrors(t *testing.T) {
 	r := New(nil)
-	port := freePort(t, ipA)
+	port := freeport.TCP(t, ipA)
 	if err := r.Stop("never.started", 0); !errors.Is(err, ErrUnknownTask) || !strings.Contains(err.Error(), "never.started") {
 		t.Errorf("Stop of an unknown task: %v", err)
 	}
@@ -673,10 +641,7 @@ func TestLifecycleErrors(t *testing.T) {
 func TestNoGoroutinesLeftAfterClose(t *testing.T) {
 	before := leakcheck.Settled()
 	r, started, _ := hooked(t)
-	p1, p2 := freePort(t, ipA, ipB), freePort(t, ipA, ipB)
-	for p1 == p2 {
-		p2 = freePort(t, ipA, ipB)
-	}
+	p1, p2 := freeport.TCP(t, ipA, ipB), freeport.TCP(t, ipA, ipB)
 	for _, s := range []Spec{
 		{TaskID: "web.1", AppID: "/web", IP: ipA, Ports: []int{p1, p2}},
 		{TaskID: "web.2", AppID: "/web", IP: ipB, Ports: []int{p1}},

@@ -25,6 +25,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/signpost-dns/signpost/internal/testutil/freeport"
 )
 
 // Locations of the Debian (bookworm) zookeeper package. The jar's manifest
@@ -109,12 +111,12 @@ func Start(t testing.TB) *Server {
 		s.Stop()
 	})
 
-	// The port is picked by binding :0 and closing the listener, so another
-	// process can take it before the JVM binds it. The JVM then exits at once
-	// ("Address already in use"), and a new port is tried.
+	// The port was free when picked, but another process can take it before
+	// the JVM binds it. The JVM then exits at once ("Address already in
+	// use"), and a new port is tried.
 	const attempts = 3
 	for i := 1; ; i++ {
-		port, err := freePort()
+		port, err := freeport.Pick("127.0.0.1")
 		if err != nil {
 			t.Fatalf("zktest: %v", err)
 		}
@@ -329,16 +331,6 @@ func findZooKeeper() (java string, err error) {
 		return "", errors.New("no java in PATH")
 	}
 	return java, nil
-}
-
-// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func allExist(paths []string) bool {
