@@ -104,6 +104,7 @@ func New(cfg config.Config, o Options) (*Service, error) {
 		HTTPS:   cfg.MesosHTTPSOn,
 		Logger:  o.Logger,
 		Now:     o.Now,
+		Yield:   dns.Yield, // reading and decoding a large state must not hold up queries
 	}
 	if cfg.MesosAuthentication == "basic" {
 		pc.BasicAuth = &struct{ User, Password string }{cfg.MesosCredentials.Principal, cfg.MesosCredentials.Secret}

@@ -74,6 +74,7 @@ import (
 	"time"
 
 	"github.com/signpost-dns/signpost/internal/cluster"
+	"github.com/signpost-dns/signpost/internal/source/httpfetch"
 )
 
 // Defaults, taken from Mesos-DNS where it has one.
@@ -143,6 +144,11 @@ type Config struct {
 	BasicAuth *struct{ User, Password string }
 	// MaxBodyBytes bounds a state document (0: DefaultMaxBodyBytes).
 	MaxBodyBytes int64
+	// Yield, when set, is called often while a fetch computes (reading the
+	// body, decoding it: hundreds of milliseconds of CPU for a large
+	// cluster). A DNS server that shares the process's only P passes its
+	// Yield, so that its queries are answered in between.
+	Yield func()
 	// Logger receives failures and leader changes (nil: discarded).
 	Logger *slog.Logger
 	// Now is the clock for Health and Update.Fetched (nil: time.Now).
@@ -180,6 +186,9 @@ type Poller struct {
 	// skipped is how many entries the last good state left out; only Run's
 	// goroutine uses it.
 	skipped int
+	// body reads every state into one kept buffer (decoding copies what it
+	// keeps); only Run's goroutine uses it.
+	body httpfetch.BodyReader
 
 	mu     sync.Mutex
 	health Health

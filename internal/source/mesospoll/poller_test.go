@@ -3,18 +3,23 @@ package mesospoll
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/signpost-dns/signpost/internal/cluster"
 	"github.com/signpost-dns/signpost/internal/sim/faults"
 	"github.com/signpost-dns/signpost/internal/testutil/leakcheck"
 	"github.com/signpost-dns/signpost/internal/testutil/syncbuf"
+	"github.com/signpost-dns/signpost/internal/wire/mesosstate"
 )
 
 // TestFollowsRedirectToLeader starts on master 1, a Mesos 1.x non-leader:
@@ -449,5 +454,66 @@ func TestSkippedPassedOn(t *testing.T) {
 	u := p.next(t)
 	if len(u.Skipped) != 1 || len(u.State.Agents) != 1 || u.State.Agents[0].ID != "S1" {
 		t.Errorf("skipped %v, agents %+v", u.Skipped, u.State.Agents)
+	}
+}
+
+// TestBodyBufferReusedAndYield: successive states of different sizes, with
+// and without a Content-Length, all arrive whole although one buffer is
+// reused for them, and Config.Yield is called while they are read and
+// decoded.
+func TestBodyBufferReusedAndYield(t *testing.T) {
+	leakCheck(t)
+	state := func(tasks int, name string) []byte {
+		st := &cluster.MesosState{Leader: "master@127.0.0.1:5050", PID: "master@127.0.0.1:5050",
+			Frameworks: []cluster.Framework{{ID: "fw", Name: "marathon", Active: true}}}
+		for i := range tasks {
+			st.Frameworks[0].Tasks = append(st.Frameworks[0].Tasks, cluster.Task{
+				ID: fmt.Sprintf("%s.%d", name, i), Name: name, FrameworkID: "fw", AgentID: "a", State: "TASK_RUNNING"})
+		}
+		b, err := mesosstate.Encode(st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	docs := []struct {
+		body    []byte
+		name    string
+		tasks   int
+		chunked bool
+	}{
+		{state(2000, "big"), "big", 2000, false},
+		{state(10, "small"), "small", 10, true},
+		{state(3000, "bigger"), "bigger", 3000, true},
+		{state(5, "tiny"), "tiny", 5, false},
+	}
+	var served atomic.Int32
+	addr := fakeMaster(t, func(w http.ResponseWriter, r *http.Request) {
+		d := docs[min(int(served.Add(1))-1, len(docs)-1)]
+		if !d.chunked {
+			w.Header().Set("Content-Length", strconv.Itoa(len(d.body)))
+		}
+		for b := d.body; len(b) > 0; {
+			n := min(len(b), 64<<10)
+			w.Write(b[:n])
+			if f, ok := w.(http.Flusher); ok && d.chunked {
+				f.Flush()
+			}
+			b = b[n:]
+		}
+	})
+	var yields atomic.Int64
+	p := run(t, Config{Masters: []string{addr}, Refresh: time.Millisecond, Timeout: 10 * time.Second,
+		Yield: func() { yields.Add(1) }})
+	for i, d := range docs {
+		u := p.next(t)
+		tasks := u.State.Frameworks[0].Tasks
+		if len(tasks) != d.tasks || tasks[0].Name != d.name || tasks[len(tasks)-1].ID != fmt.Sprintf("%s.%d", d.name, d.tasks-1) {
+			t.Fatalf("state %d: %d tasks named %q, want %d named %q", i, len(tasks), tasks[0].Name, d.tasks, d.name)
+		}
+	}
+	// 5,015 tasks decoded at one Yield per 16, plus the reads.
+	if n := yields.Load(); n < 5015/16 {
+		t.Errorf("Yield called %d times, want at least %d", n, 5015/16)
 	}
 }

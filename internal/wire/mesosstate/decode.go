@@ -21,7 +21,28 @@ import (
 // Only the active "frameworks" are decoded: completed frameworks and
 // completed tasks are history that discovery has no use for.
 func Decode(data []byte) (st *cluster.MesosState, skipped []error, err error) {
-	d := decoder{scanner: scanner{data: data}}
+	return DecodeOptions{}.Decode(data)
+}
+
+// DecodeOptions are Decode's settings for callers that need them.
+type DecodeOptions struct {
+	// Yield, when set, is called every yieldEvery agents and tasks (tens
+	// of microseconds of decoding). Decoding a large cluster's state takes
+	// hundreds of milliseconds of uninterrupted CPU; a DNS server that
+	// shares the process's only P with it passes its Yield here, so that
+	// queries arriving meanwhile are answered in between instead of
+	// waiting for the scheduler's 10 ms preemption (docs/benchmarks-dns.md).
+	Yield func()
+}
+
+// yieldEvery is how many agents and tasks are decoded between two calls of
+// DecodeOptions.Yield: at ~2–5 µs each, about 50 µs of work, against a
+// Yield that costs one poll system call when nothing waits.
+const yieldEvery = 16
+
+// Decode is the package's Decode with o's settings.
+func (o DecodeOptions) Decode(data []byte) (st *cluster.MesosState, skipped []error, err error) {
+	d := decoder{scanner: scanner{data: data}, yield: o.Yield}
 	st = new(cluster.MesosState)
 	if err := d.root(func(key []byte) { d.stateMember(st, key) }); err != nil {
 		return nil, nil, fmt.Errorf("mesos state: %w", err)
@@ -48,6 +69,18 @@ type decoder struct {
 	base    int // path[base:] is relative to the current unit
 	skipped []error
 	strs    map[string]string
+	yield   func() // DecodeOptions.Yield; nil: never
+	units   int    // agents and tasks decoded, for yield
+}
+
+// step counts one agent or task and yields every yieldEvery.
+func (d *decoder) step() {
+	if d.yield == nil {
+		return
+	}
+	if d.units++; d.units%yieldEvery == 0 {
+		d.yield()
+	}
 }
 
 // maxInterned bounds the intern table so that a hostile document cannot grow
@@ -476,6 +509,7 @@ func (d *decoder) optInteger(field string) (int, bool) {
 }
 
 func (d *decoder) agentElem(agents *[]cluster.Agent) {
+	d.step()
 	*agents = append(*agents, cluster.Agent{})
 	a := &(*agents)[len(*agents)-1]
 	if err := d.unit(func() { d.agent(a) }); err != nil || a.ID == "" {
@@ -612,6 +646,7 @@ func (d *decoder) framework(f *cluster.Framework) {
 }
 
 func (d *decoder) taskElem(tasks *[]cluster.Task) {
+	d.step()
 	*tasks = append(*tasks, cluster.Task{})
 	t := &(*tasks)[len(*tasks)-1]
 	if err := d.unit(func() { d.task(t) }); err != nil || t.ID == "" {

@@ -368,3 +368,28 @@ func TestRoundTripFixtures(t *testing.T) {
 		})
 	}
 }
+
+// TestDecodeYields checks that Yield is called as decoding goes, about once
+// per yieldEvery agents and tasks, and that yielding changes nothing in the
+// result.
+func TestDecodeYields(t *testing.T) {
+	data, err := Encode(synthState(100, 1000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _, err := Decode(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := 0
+	got, skipped, err := DecodeOptions{Yield: func() { calls++ }}.Decode(data)
+	if err != nil || len(skipped) > 0 {
+		t.Fatalf("Decode with Yield: %v %v", skipped, err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Error("Decode with Yield decodes differently")
+	}
+	if units := 100 + 1000; calls != units/yieldEvery {
+		t.Errorf("Yield called %d times for %d agents and tasks, want %d", calls, units, units/yieldEvery)
+	}
+}
