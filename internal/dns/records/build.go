@@ -562,14 +562,25 @@ func (b *builder) masterRecords(leader string, masters []string) {
 func (b *builder) table() *Table {
 	t := &Table{Domain: b.apex}
 	var wg sync.WaitGroup
-	wg.Go(func() { t.SRV = finishSRV(&b.srvs) })
-	wg.Go(func() { t.PTR = finishPTR(&b.ptrs) })
-	t.A, t.AAAA = finishAddrs(&b.addrs)
+	wg.Go(func() { t.SRV = finishSRV(&b.srvs, b.yield) })
+	wg.Go(func() { t.PTR = finishPTR(&b.ptrs, b.yield) })
+	t.A, t.AAAA = finishAddrs(&b.addrs, b.yield)
 	wg.Wait()
 	return t
 }
 
-func finishAddrs(r *rrset[netip.Addr]) (a, aaaa map[string][]netip.Addr) {
+// finishYieldEvery is how many names the finishing functions sort and
+// insert between two calls of Config.Yield (about 50 µs of work).
+const finishYieldEvery = 256
+
+// finishStep calls yield (when set) every finishYieldEvery names.
+func finishStep(yield func(), i int) {
+	if yield != nil && i%finishYieldEvery == finishYieldEvery-1 {
+		yield()
+	}
+}
+
+func finishAddrs(r *rrset[netip.Addr], yield func()) (a, aaaa map[string][]netip.Addr) {
 	nA, nAAAA := 0, 0
 	for i := range r.entries {
 		v4, v6 := countFamilies(r.entries[i].vals)
@@ -583,6 +594,7 @@ func finishAddrs(r *rrset[netip.Addr]) (a, aaaa map[string][]netip.Addr) {
 	a = make(map[string][]netip.Addr, nA)
 	aaaa = make(map[string][]netip.Addr, nAAAA)
 	for i, name := range r.names {
+		finishStep(yield, i)
 		vals := r.entries[i].vals
 		if len(vals) == 0 {
 			continue // referenced, never filled
@@ -604,9 +616,10 @@ func finishAddrs(r *rrset[netip.Addr]) (a, aaaa map[string][]netip.Addr) {
 	return a, aaaa
 }
 
-func finishSRV(r *rrset[SRV]) map[string][]SRV {
+func finishSRV(r *rrset[SRV], yield func()) map[string][]SRV {
 	m := make(map[string][]SRV, r.len())
 	for i, name := range r.names {
+		finishStep(yield, i)
 		vals := r.entries[i].vals
 		if len(vals) == 0 {
 			continue // referenced, never filled
@@ -619,9 +632,10 @@ func finishSRV(r *rrset[SRV]) map[string][]SRV {
 	return m
 }
 
-func finishPTR(r *rrset[string]) map[string][]string {
+func finishPTR(r *rrset[string], yield func()) map[string][]string {
 	m := make(map[string][]string, r.len())
 	for i, name := range r.names {
+		finishStep(yield, i)
 		vals := r.entries[i].vals
 		if len(vals) == 0 {
 			continue

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -860,17 +861,20 @@ func checkTable(t testing.TB, st *cluster.MesosState, tb *Table) {
 	}
 }
 
-// TestBuildYields: a big build hands the core back every yieldEvery tasks,
-// and the table is the same with or without yielding.
+// TestBuildYields: a big build hands the core back every yieldEvery tasks
+// and every finishYieldEvery names while it finishes the record sets (from
+// three goroutines), and the table is the same with or without yielding.
 func TestBuildYields(t *testing.T) {
 	st := syntheticState(50, 1000)
-	calls := 0
-	withYield, _ := Build(st, Config{Yield: func() { calls++ }, Now: func() time.Time { return time.Unix(1, 0) }})
+	var calls atomic.Int64
+	withYield, _ := Build(st, Config{Yield: func() { calls.Add(1) }, Now: func() time.Time { return time.Unix(1, 0) }})
 	without, _ := Build(st, Config{Now: func() time.Time { return time.Unix(1, 0) }})
-	if want := 1000 / yieldEvery; calls < want-1 || calls > want+1 {
-		t.Errorf("Yield called %d times for 1000 tasks, want about %d", calls, want)
+	want := int64(1000/yieldEvery - 1 + (len(without.A)+len(without.SRV)+len(without.PTR))/finishYieldEvery - 3)
+	if got := calls.Load(); got < want {
+		t.Errorf("Yield called %d times for 1000 tasks and %d A, %d SRV, %d PTR names, want at least %d",
+			got, len(without.A), len(without.SRV), len(without.PTR), want)
 	}
-	if !reflect.DeepEqual(withYield.Counts(), without.Counts()) {
+	if !reflect.DeepEqual(withYield.A, without.A) || !reflect.DeepEqual(withYield.SRV, without.SRV) || !reflect.DeepEqual(withYield.PTR, without.PTR) {
 		t.Errorf("yielding changed the table: %v vs %v", withYield.Counts(), without.Counts())
 	}
 }
