@@ -124,13 +124,18 @@ func readQueries(path string, edns bool) ([][]byte, error) {
 
 // result holds one latency per answered query, in send order.
 type result struct {
-	rate      float64
-	length    time.Duration
-	sentAt    []int64 // ns since start, per answered query
-	kernel    []int64 // ns, send → reply in the client's socket
-	user      []int64 // ns, send → reply read by dnslat
-	sent      int
-	lost      int
+	rate   float64
+	length time.Duration
+	sentAt []int64 // ns since start, per answered query
+	kernel []int64 // ns, send → reply in the client's socket
+	user   []int64 // ns, send → reply read by dnslat
+	sent   int
+	lost   int
+	// lag is, per second, the most a query left after its time: dnslat
+	// itself held up (descheduled, faulting), after which it sends the
+	// queries it owes in a burst that queues at the server. A second with
+	// a high p99 and a high lag says more about the client than the server.
+	lag       []int64
 	malformed int
 }
 
@@ -143,12 +148,15 @@ func measure(socks []*socket, queries [][]byte, rate float64, length, timeout ti
 	period := float64(time.Second) / rate
 	res := &result{rate: rate, length: length}
 	n := int(rate * length.Seconds())
-	res.sentAt = make([]int64, 0, n)
-	res.kernel = make([]int64, 0, n)
-	res.user = make([]int64, 0, n)
+	res.sentAt = prefault(make([]int64, n))[:0]
+	res.kernel = prefault(make([]int64, n))[:0]
+	res.user = prefault(make([]int64, n))[:0]
 	// In flight, per socket: the send time (wall clock, as the kernel's
 	// timestamps) of the query with each id, 0 when free.
 	inflight := make([][65536]int64, len(socks))
+	for k := range inflight {
+		prefault(inflight[k][:])
+	}
 	nextID := make([]uint16, len(socks))
 	start := time.Now().UnixNano() + int64(10*time.Millisecond)
 	end := start + int64(length)
@@ -169,6 +177,13 @@ func measure(socks []*socket, queries [][]byte, rate float64, length, timeout ti
 			q = append(q[:0], queries[i%len(queries)]...)
 			q[0], q[1] = byte(id>>8), byte(id)
 			t := time.Now().UnixNano()
+			if lag := t - start - int64(float64(i)*period); lag > 0 {
+				sec := int((t - start) / int64(time.Second))
+				for len(res.lag) <= sec {
+					res.lag = append(res.lag, 0)
+				}
+				res.lag[sec] = max(res.lag[sec], lag)
+			}
 			if socks[k].send(q) == nil {
 				inflight[k][id] = t
 				res.sent++
@@ -210,6 +225,25 @@ func measure(socks []*socket, queries [][]byte, rate float64, length, timeout ti
 		}
 	}
 	return res
+}
+
+// prefault touches every page of s before the run: a page fault in the
+// middle of it would stall the sender, and the queries it then sends late
+// in a burst would queue at the server and show as server latency.
+func prefault(s []int64) []int64 {
+	for i := 0; i < len(s); i += 512 {
+		s[i] = 1
+		s[i] = 0
+	}
+	return s
+}
+
+func msOf(ns []int64) []float64 {
+	out := make([]float64, len(ns))
+	for i, v := range ns {
+		out[i] = float64(v) / 1e6
+	}
+	return out
 }
 
 func pct(sorted []int64, q float64) float64 {
@@ -272,5 +306,6 @@ func (r *result) summary() string {
 		"  kernel-timestamped latency: p50 %s ms, p99 %s ms, p99.9 %s ms, max %s ms; p99 of 1-s windows: median %s ms, worst %s ms\n"+
 		"  read by dnslat (user space): p99 %s ms\n",
 		r.sent, r.rate, r.length, f[7], f[0], f[8], r.malformed, f[1], f[2], f[3], f[4], f[5], f[6], f[9]) +
-		"  p99 per second (ms): " + fmt.Sprintf("%.2f", r.perSecond()) + "\n"
+		"  p99 per second (ms): " + fmt.Sprintf("%.2f", r.perSecond()) + "\n" +
+		"  dnslat's own worst send lag per second (ms): " + fmt.Sprintf("%.2f", msOf(r.lag)) + "\n"
 }
