@@ -116,6 +116,7 @@ pids=()
 cleanup() {
   local p
   for p in "${pids[@]}"; do
+    kill -CONT "$p" 2>/dev/null || true # a stopped process (alone) would not take the TERM
     kill "$p" 2>/dev/null || true
   done
   for p in "${pids[@]}"; do
@@ -143,6 +144,24 @@ start() {
 }
 
 # stop NAME: stops a process started with start.
+# alone WHO: every other server on core 0 is stopped (SIGSTOP) for a
+# latency run, so that the one measured has the core to itself: an idle Go
+# process still wakes (its monitor thread, timers), and Signpost refreshes
+# its state every minute, which used to land in the bare loop's runs too.
+# together: all of them run again.
+alone() {
+  local w
+  for w in dns bare raw bare1 mk; do
+    [ "$w" = "$1" ] || [ -z "${pid[$w]:-}" ] || kill -STOP "${pid[$w]}" 2>/dev/null || true
+  done
+}
+together() {
+  local w
+  for w in dns bare raw bare1 mk; do
+    [ -z "${pid[$w]:-}" ] || kill -CONT "${pid[$w]}" 2>/dev/null || true
+  done
+}
+
 stop() {
   local p=${pid[$1]:-}
   [ -n "$p" ] || return 0
@@ -495,13 +514,17 @@ for c in $cases; do
     half=${latency_rate:-$((q[sp] / 2))}
     sync
     g0=$(generations)
+    alone dns
     got=$(secs=$lsecs runperf "$c-sp-half" "$dns_port" "$file" "${pid[dns]}" "${eopt[@]}" -Q "$half" -v | cut -d' ' -f1)
+    together
     gens=$(($(generations) - g0))
     read -r p50 p99 p999 pmax wmed wmax nlat < <(helper latency "$work/$c-sp-half.out" "$half")
     drop_output "$work/$c-sp-half.out"
     log "$c Signpost at $half qps (got $got, $gens refreshes during the run): p50 $p50 ms, p99 $p99 ms, p99.9 $p999 ms, max $pmax ms ($nlat queries); p99 of 1-s windows: median $wmed ms, worst $wmax ms"
     if has bare; then
+      alone bare
       secs=$lsecs runperf "$c-bare-half" "${port[bare]}" "$file" "${pid[bare]}" "${eopt[@]}" -Q "$half" -v >/dev/null
+      together
       read -r _ bp99 _ bmax bwmed bwmax _ < <(helper latency "$work/$c-bare-half.out" "$half")
       drop_output "$work/$c-bare-half.out"
       log "$c bare (batch 32) at $half qps: p99 $bp99 ms, max $bmax ms; p99 of 1-s windows: median $bwmed ms, worst $bwmax ms"
@@ -514,7 +537,11 @@ for c in $cases; do
         p=${port[$who]}
         sync # no writeback of earlier outputs during the measurement
         g0=$(generations)
-        nice -n "$dnslat_nice" taskset -c 1 env GOMAXPROCS=1 "$work/dnslat" -s "127.0.0.1:$p" -d "$file" -Q "$half" -l "$lsecs" "${eopt[@]}" >"$work/$c-$who-lat.out" 2>"$work/$c-$who-lat.log" || { cat "$work/$c-$who-lat.log" >&2; exit 1; }
+        w=$who
+        [ "$w" != sp ] || w=dns
+        alone "$w"
+        nice -n "$dnslat_nice" taskset -c 1 env GOMAXPROCS=1 "$work/dnslat" -s "127.0.0.1:$p" -d "$file" -Q "$half" -l "$lsecs" "${eopt[@]}" >"$work/$c-$who-lat.out" 2>"$work/$c-$who-lat.log" || { together; cat "$work/$c-$who-lat.log" >&2; exit 1; }
+        together
         lgens=$(($(generations) - g0))
         read -r lq l50 l99 l999 lmax lwmed lwmax ln llost lu99 <"$work/$c-$who-lat.out"
         log "$c dnslat ${label[$who]} at $half qps: answered $lq qps ($llost lost), kernel-timed p50 $l50 ms, p99 $l99 ms, p99.9 $l999 ms, max $lmax ms; 1-s windows p99 median $lwmed ms, worst $lwmax ms; read by dnslat p99 $lu99 ms; $lgens refreshes"
