@@ -573,9 +573,9 @@ func (b *builder) table() *Table {
 // insert between two calls of Config.Yield (about 50 µs of work).
 const finishYieldEvery = 256
 
-// finishStep calls yield (when set) every finishYieldEvery names.
-func finishStep(yield func(), i int) {
-	if yield != nil && i%finishYieldEvery == finishYieldEvery-1 {
+// yieldStep calls yield (when set) at every every-th step i of a loop.
+func yieldStep(yield func(), i, every int) {
+	if yield != nil && i%every == every-1 {
 		yield()
 	}
 }
@@ -594,7 +594,7 @@ func finishAddrs(r *rrset[netip.Addr], yield func()) (a, aaaa map[string][]netip
 	a = make(map[string][]netip.Addr, nA)
 	aaaa = make(map[string][]netip.Addr, nAAAA)
 	for i, name := range r.names {
-		finishStep(yield, i)
+		yieldStep(yield, i, finishYieldEvery)
 		vals := r.entries[i].vals
 		if len(vals) == 0 {
 			continue // referenced, never filled
@@ -619,7 +619,7 @@ func finishAddrs(r *rrset[netip.Addr], yield func()) (a, aaaa map[string][]netip
 func finishSRV(r *rrset[SRV], yield func()) map[string][]SRV {
 	m := make(map[string][]SRV, r.len())
 	for i, name := range r.names {
-		finishStep(yield, i)
+		yieldStep(yield, i, finishYieldEvery)
 		vals := r.entries[i].vals
 		if len(vals) == 0 {
 			continue // referenced, never filled
@@ -635,7 +635,7 @@ func finishSRV(r *rrset[SRV], yield func()) map[string][]SRV {
 func finishPTR(r *rrset[string], yield func()) map[string][]string {
 	m := make(map[string][]string, r.len())
 	for i, name := range r.names {
-		finishStep(yield, i)
+		yieldStep(yield, i, finishYieldEvery)
 		vals := r.entries[i].vals
 		if len(vals) == 0 {
 			continue

@@ -191,9 +191,7 @@ func (b *builder) taskRecords(st *cluster.MesosState) []Framework {
 	start := 0
 	for i := range st.Frameworks {
 		for k := start; k < ends[i]; k++ {
-			if b.yield != nil && k%yieldEvery == yieldEvery-1 {
-				b.yield()
-			}
+			yieldStep(b.yield, k, yieldEvery)
 			p := &plans[k]
 			b.task(&b.fws[i], p)
 			tasks[k] = Task{Name: p.t.Name, ID: p.t.ID, Records: b.takeRecords()}

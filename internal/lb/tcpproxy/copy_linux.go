@@ -45,7 +45,7 @@ func copyTCP(dst, src *net.TCPConn) (int64, error) {
 	bulk := false
 	err = rc.Read(func(fd uintptr) bool {
 		for {
-			r, e := rawRead(fd, buf)
+			r, e := rawIO(syscall.SYS_READ, fd, buf)
 			switch {
 			case e == syscall.EINTR:
 				continue
@@ -96,7 +96,7 @@ func writeAll(wc syscall.RawConn, p []byte) (int, error) {
 	var werr error
 	err := wc.Write(func(fd uintptr) bool {
 		for n < len(p) {
-			w, e := rawWrite(fd, p[n:])
+			w, e := rawIO(syscall.SYS_WRITE, fd, p[n:])
 			switch {
 			case e == syscall.EINTR:
 				continue
@@ -116,21 +116,13 @@ func writeAll(wc syscall.RawConn, p []byte) (int, error) {
 	return n, err
 }
 
-// rawRead and rawWrite are read(2) and write(2) without the runtime's
-// entersyscall/exitsyscall, for non-blocking sockets only: a raw system
-// call that blocked would stall every goroutine of its processor.
-func rawRead(fd uintptr, p []byte) (int, error) {
-	r, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+// rawIO is read(2) (trap SYS_READ) or write(2) (SYS_WRITE) without the
+// runtime's entersyscall/exitsyscall, for non-blocking sockets only: a raw
+// system call that blocked would stall every goroutine of its processor.
+func rawIO(trap, fd uintptr, p []byte) (int, error) {
+	n, _, e := syscall.RawSyscall(trap, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
 	if e != 0 {
 		return 0, e
 	}
-	return int(r), nil
-}
-
-func rawWrite(fd uintptr, p []byte) (int, error) {
-	w, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
-	if e != 0 {
-		return 0, e
-	}
-	return int(w), nil
+	return int(n), nil
 }

@@ -150,7 +150,6 @@ func (p *Poller) fetchFrom(ctx context.Context, addr string) (result, error) {
 	if resp.StatusCode != http.StatusOK {
 		return result{}, fmt.Errorf("HTTP %s%s%s", resp.Status, via, httpfetch.BodySnippet(resp.Body))
 	}
-	p.body.Limit, p.body.Yield = p.cfg.MaxBodyBytes, p.cfg.Yield
 	data, err := p.body.Read(resp.Body, resp.ContentLength, "state", "state")
 	if err != nil {
 		return result{}, fmt.Errorf("%w%s", httpfetch.RequestErr(ctx, u, err, p.cfg.Timeout), via)

@@ -244,6 +244,7 @@ func New(cfg Config) (*Poller, error) {
 		log:      cfg.Logger,
 		trigger:  make(chan struct{}, 1),
 		presumed: cfg.Masters[0],
+		body:     httpfetch.BodyReader{Limit: cfg.MaxBodyBytes, Yield: cfg.Yield},
 	}
 	if cfg.HTTPS {
 		p.scheme = "https"
