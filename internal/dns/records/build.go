@@ -281,12 +281,14 @@ func newBuilder(cfg Config) *builder {
 // presize sizes what the framework and agent passes fill; the task pass
 // sizes its own sets once it knows how many names it will make.
 func (b *builder) presize(st *cluster.MesosState) {
+	paced := b.yield != nil
+	b.addrs.paced, b.srvs.paced, b.ptrs.paced = paced, paced, paced
 	b.addrs.init(len(st.Frameworks) + 16)
 	b.srvs.init(len(st.Frameworks) + 16)
 	if b.ptrOn {
 		b.ptrs.init(len(st.Agents) + 16)
 	}
-	b.agents = make(map[string]*agentInfo, len(st.Agents))
+	b.agents = make(map[string]*agentInfo, mapHint(len(st.Agents), b.yield != nil))
 	tasks := 0
 	for i := range st.Frameworks {
 		tasks += len(st.Frameworks[i].Tasks)
@@ -561,10 +563,20 @@ func (b *builder) masterRecords(leader string, masters []string) {
 // three types are independent, so they are finished concurrently.
 func (b *builder) table() *Table {
 	t := &Table{Domain: b.apex}
+	if b.yield != nil {
+		// One after the other: with one P, a goroutine that yields hands
+		// the core to the next runnable goroutine before the scheduler
+		// looks at the network, so parallel finishers would keep queries
+		// waiting until sysmon polls (10 ms) instead of yielding to them.
+		t.SRV = finishSRV(&b.srvs, b.yield)
+		t.PTR = finishPTR(&b.ptrs, b.yield)
+		t.A, t.AAAA = finishAddrs(&b.addrs, b.yield)
+		return t
+	}
 	var wg sync.WaitGroup
-	wg.Go(func() { t.SRV = finishSRV(&b.srvs, b.yield) })
-	wg.Go(func() { t.PTR = finishPTR(&b.ptrs, b.yield) })
-	t.A, t.AAAA = finishAddrs(&b.addrs, b.yield)
+	wg.Go(func() { t.SRV = finishSRV(&b.srvs, nil) })
+	wg.Go(func() { t.PTR = finishPTR(&b.ptrs, nil) })
+	t.A, t.AAAA = finishAddrs(&b.addrs, nil)
 	wg.Wait()
 	return t
 }
@@ -591,8 +603,8 @@ func finishAddrs(r *rrset[netip.Addr], yield func()) (a, aaaa map[string][]netip
 			nAAAA++
 		}
 	}
-	a = make(map[string][]netip.Addr, nA)
-	aaaa = make(map[string][]netip.Addr, nAAAA)
+	a = make(map[string][]netip.Addr, mapHint(nA, yield != nil))
+	aaaa = make(map[string][]netip.Addr, mapHint(nAAAA, yield != nil))
 	for i, name := range r.names {
 		yieldStep(yield, i, finishYieldEvery)
 		vals := r.entries[i].vals
@@ -617,7 +629,7 @@ func finishAddrs(r *rrset[netip.Addr], yield func()) (a, aaaa map[string][]netip
 }
 
 func finishSRV(r *rrset[SRV], yield func()) map[string][]SRV {
-	m := make(map[string][]SRV, r.len())
+	m := make(map[string][]SRV, mapHint(r.len(), yield != nil))
 	for i, name := range r.names {
 		yieldStep(yield, i, finishYieldEvery)
 		vals := r.entries[i].vals
@@ -633,7 +645,7 @@ func finishSRV(r *rrset[SRV], yield func()) map[string][]SRV {
 }
 
 func finishPTR(r *rrset[string], yield func()) map[string][]string {
-	m := make(map[string][]string, r.len())
+	m := make(map[string][]string, mapHint(r.len(), yield != nil))
 	for i, name := range r.names {
 		yieldStep(yield, i, finishYieldEvery)
 		vals := r.entries[i].vals

@@ -22,6 +22,9 @@ type rrset[V comparable] struct {
 	// slice.
 	slab     []V
 	slabSize int
+	// paced bounds the index's size hints (see mapHint): set when the
+	// build yields to a server.
+	paced bool
 }
 
 type entry[V comparable] struct {
@@ -38,7 +41,7 @@ const setThreshold = 64
 
 // init sizes the set for about names names.
 func (r *rrset[V]) init(names int) {
-	r.index = make(map[string]int32, names)
+	r.index = make(map[string]int32, mapHint(names, r.paced))
 	r.names = make([]string, 0, names)
 	r.entries = make([]entry[V], 0, names)
 	r.slabSize = min(max(names, 16), 1<<14)
@@ -50,11 +53,13 @@ func (r *rrset[V]) reserve(n int) {
 		r.init(n)
 		return
 	}
-	m := make(map[string]int32, len(r.index)+n)
-	for k, v := range r.index {
-		m[k] = v
+	if !r.paced {
+		m := make(map[string]int32, len(r.index)+n)
+		for k, v := range r.index {
+			m[k] = v
+		}
+		r.index = m
 	}
-	r.index = m
 	r.names = slices.Grow(r.names, n)
 	r.entries = slices.Grow(r.entries, n)
 	r.slabSize = min(max(n, 16), 1<<14)
@@ -86,6 +91,23 @@ func (r *rrset[V]) add(name string, v V) bool { return r.addAt(r.ref(name), v) }
 
 // addAt inserts v under the name numbered i and reports whether it was new.
 func (r *rrset[V]) addAt(i int32, v V) bool { return r.addAtHint(i, v, 1) }
+
+// mapHint is the size hint for a map that may hold n names. A hinted map
+// is allocated and cleared in one piece inside the runtime, where nothing
+// yields: with a 10,000-task state that held the serving core for 5–15 ms
+// (with 100,000 tasks far longer), page faults on the fresh memory being
+// most of it under this project's VM (perf, docs/benchmarks-dns.md). So
+// when the build is paced the hint is bounded, and the map grows by
+// inserts, rehashing one table of at most 1,024 slots at a time with
+// yields in between. That costs build time (BenchmarkBuild100k/paced),
+// which a server that answers meanwhile can afford; an unpaced build keeps
+// the full hints.
+func mapHint(n int, paced bool) int {
+	if paced {
+		return min(n, 896) // one full table: 7/8 of 1,024 slots
+	}
+	return n
+}
 
 // maxHint bounds the capacity a size hint can reserve.
 const maxHint = 1 << 12

@@ -158,7 +158,7 @@ func compile(t *records.Table, o *compileOpts, p *pacer) *zone {
 	}
 	z.arena = make([]byte, 0, varBytes)
 	z.offs = make([]uint32, 0, nVar)
-	z.vars = make(map[string]uint32, len(t.SRV)+len(t.PTR))
+	z.vars = make(map[string]uint32, mapHint(len(t.SRV)+len(t.PTR), p != nil))
 	z.more = make([]moreSets, 0, len(t.SRV)+len(t.PTR))
 	getMore := func(name string) *moreSets {
 		i, ok := z.vars[name]
@@ -332,7 +332,7 @@ func cleanAddrs(m map[string][]netip.Addr, v4 bool, p *pacer) map[string][]netip
 	if clean {
 		return m
 	}
-	out := make(map[string][]netip.Addr, len(m))
+	out := make(map[string][]netip.Addr, mapHint(len(m), p != nil))
 	for name, as := range m {
 		var keep []netip.Addr
 		for _, a := range as {

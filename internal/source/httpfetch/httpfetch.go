@@ -59,7 +59,10 @@ type BodyReader struct {
 }
 
 // readChunk bounds one read: the most that is taken in between two Yields.
-const readChunk = 256 << 10
+// 256 KiB reads still held the serving core for 5–8 ms now and then, copying
+// into buffer pages that this VM had to map again (perf, run of 2026-11-26
+// in docs/benchmarks-dns.md); 64 KiB bounds that at ~2 ms.
+const readChunk = 64 << 10
 
 // Read reads one document as ReadBody does. The bytes it returns are valid
 // until the next Read.

@@ -490,8 +490,9 @@ func (d *decoder) stateMember(st *cluster.MesosState, key []byte) {
 			st.LeaderInfo = &m
 		}
 	case "slaves":
-		st.Agents = nil
-		d.array("slaves", func(int) { d.agentElem(&st.Agents) })
+		var agents blocks[cluster.Agent]
+		d.array("slaves", func(int) { d.agentElem(&agents) })
+		st.Agents = agents.flatten(d.yield)
 	case "frameworks":
 		st.Frameworks = nil
 		d.array("frameworks", func(int) { d.frameworkElem(&st.Frameworks) })
@@ -508,13 +509,12 @@ func (d *decoder) optInteger(field string) (int, bool) {
 	return d.integer(field), true
 }
 
-func (d *decoder) agentElem(agents *[]cluster.Agent) {
+func (d *decoder) agentElem(agents *blocks[cluster.Agent]) {
 	d.step()
-	*agents = append(*agents, cluster.Agent{})
-	a := &(*agents)[len(*agents)-1]
+	a := agents.next()
 	if err := d.unit(func() { d.agent(a) }); err != nil || a.ID == "" {
 		d.addSkip(err, a.ID)
-		*agents = dropLast(*agents)
+		agents.dropLast()
 	}
 }
 
@@ -634,8 +634,9 @@ func (d *decoder) framework(f *cluster.Framework) {
 		case "active":
 			f.Active = d.boolean("active")
 		case "tasks":
-			f.Tasks = nil
-			d.array("tasks", func(int) { d.taskElem(&f.Tasks) })
+			var tasks blocks[cluster.Task]
+			d.array("tasks", func(int) { d.taskElem(&tasks) })
+			f.Tasks = tasks.flatten(d.yield)
 		default:
 			d.skipValue()
 		}
@@ -645,13 +646,12 @@ func (d *decoder) framework(f *cluster.Framework) {
 	}
 }
 
-func (d *decoder) taskElem(tasks *[]cluster.Task) {
+func (d *decoder) taskElem(tasks *blocks[cluster.Task]) {
 	d.step()
-	*tasks = append(*tasks, cluster.Task{})
-	t := &(*tasks)[len(*tasks)-1]
+	t := tasks.next()
 	if err := d.unit(func() { d.task(t) }); err != nil || t.ID == "" {
 		d.addSkip(err, t.ID)
-		*tasks = dropLast(*tasks)
+		tasks.dropLast()
 	}
 }
 
