@@ -39,6 +39,7 @@ type Service struct {
 	poller  *mesospoll.Poller
 	table   atomic.Pointer[records.Table]
 	resolve func(host string) ([]netip.Addr, error)
+	collect func() // Options.Collect
 
 	// last build, for metrics and health
 	mu        sync.Mutex
@@ -59,6 +60,16 @@ type Options struct {
 	// when nil.
 	Resolve func(host string) ([]netip.Addr, error)
 	Now     func() time.Time
+	// Collect, when set, is called after each new table is being served
+	// and the snapshot it came from is dropped; `signpost dns` passes
+	// runtime.GC. A refresh leaves one to two times the live heap as
+	// garbage. Left to the pacer, the collection falls inside the next
+	// refresh, where it must mark the old and the new table and the
+	// decoded state, and its mark worker takes the serving core for 5–25
+	// ms at a time; collected here, it marks only the table being served,
+	// mostly in the core's idle time, where the runtime's idle worker
+	// gives way to network input (docs/benchmarks-dns.md, "Refresh").
+	Collect func()
 }
 
 // New validates that cfg can be served and prepares the service.
@@ -75,7 +86,7 @@ func New(cfg config.Config, o Options) (*Service, error) {
 	if cfg.Zk != "" {
 		o.Logger.Warn(`config key "zk": ZooKeeper leader detection is not available yet; using "masters"`)
 	}
-	s := &Service{cfg: cfg, version: o.Version, log: o.Logger, now: o.Now}
+	s := &Service{cfg: cfg, version: o.Version, log: o.Logger, now: o.Now, collect: o.Collect}
 	dns, err := server.New(server.Options{
 		Domain:         cfg.Domain,
 		TTL:            uint32(max(cfg.TTL, 0)),
@@ -210,6 +221,9 @@ func (s *Service) Run(ctx context.Context, ready chan<- struct{}) error {
 			}
 		case u := <-updates:
 			s.apply(u)
+			if s.collect != nil {
+				s.collect() // u is dead here: the snapshot is garbage
+			}
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -70,7 +71,16 @@ func TestLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := New(cfg, Options{Version: "test"})
+	// Collect must come after the swap: it is there to collect what the
+	// swap made garbage.
+	var svc *Service
+	var collects, collectsBeforeSwap atomic.Int32
+	svc, err = New(cfg, Options{Version: "test", Collect: func() {
+		collects.Add(1)
+		if svc.table.Load() == nil {
+			collectsBeforeSwap.Add(1)
+		}
+	}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,6 +109,10 @@ func TestLifecycle(t *testing.T) {
 	eventually(t, "records load", func() bool { return query(t, svc.DNSAddr, "leader.mesos.", dns.TypeA).Rcode == dns.RcodeSuccess })
 	if code, _ := httpGet(t, api+"/health"); code != 200 {
 		t.Errorf("/health with fresh records: %d", code)
+	}
+	eventually(t, "Options.Collect is called after the first update", func() bool { return collects.Load() > 0 })
+	if n := collectsBeforeSwap.Load(); n != 0 {
+		t.Errorf("Options.Collect called %d times before the table was swapped in", n)
 	}
 	_, metrics := httpGet(t, api+"/metrics")
 	for _, want := range []string{`signpost_dns_queries_total{qtype="A"}`, `signpost_dns_replies_total{rcode="SERVFAIL"}`,
