@@ -27,6 +27,8 @@ package main
 
 import (
 	"bufio"
+	"bytes"
+	"cmp"
 	"errors"
 	"flag"
 	"fmt"
@@ -48,14 +50,15 @@ func main() {
 	clients := flag.Int("c", 4, "sockets (source ports) the queries take in turn")
 	edns := flag.Bool("e", false, "add EDNS0 (UDP size 4096) to every query, as dnsperf -e")
 	timeout := flag.Duration("t", time.Second, "a query not answered in this time is lost")
+	dump := flag.String("dump", "", "write every answered query to `file`: its send time and kernel-timed latency, in µs, one per line (to see how slow answers cluster)")
 	flag.Parse()
-	if err := run(*server, *file, *rate, *secs, *clients, *edns, *timeout); err != nil {
+	if err := run(*server, *file, *rate, *secs, *clients, *edns, *timeout, *dump); err != nil {
 		fmt.Fprintln(os.Stderr, "dnslat:", err)
 		os.Exit(1)
 	}
 }
 
-func run(server, file string, rate, secs float64, clients int, edns bool, timeout time.Duration) error {
+func run(server, file string, rate, secs float64, clients int, edns bool, timeout time.Duration, dump string) error {
 	addr, err := netip.ParseAddrPort(server)
 	if err != nil {
 		return fmt.Errorf("-s %q: %w", server, err)
@@ -77,6 +80,9 @@ func run(server, file string, rate, secs float64, clients int, edns bool, timeou
 	res := measure(socks, queries, rate, time.Duration(secs*float64(time.Second)), timeout)
 	fmt.Fprint(os.Stderr, res.summary())
 	fmt.Println(res.line())
+	if dump != "" {
+		return res.dump(dump)
+	}
 	return nil
 }
 
@@ -298,6 +304,20 @@ func (r *result) line() string {
 	}
 	return fmt.Sprintf("%.0f %.3f %.3f %.3f %.3f %.3f %.3f %d %d %.3f",
 		qps, pct(k, .5), pct(k, .99), pct(k, .999), maxv, wmed, wmax, len(k), r.lost, pct(u, .99))
+}
+
+// dump writes the answered queries in send order.
+func (r *result) dump(path string) error {
+	order := make([]int, len(r.sentAt))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return cmp.Compare(r.sentAt[a], r.sentAt[b]) })
+	var b bytes.Buffer
+	for _, i := range order {
+		fmt.Fprintf(&b, "%d %d\n", r.sentAt[i]/1e3, r.kernel[i]/1e3)
+	}
+	return os.WriteFile(path, b.Bytes(), 0o644)
 }
 
 func (r *result) summary() string {
