@@ -288,7 +288,7 @@ func (b *builder) presize(st *cluster.MesosState) {
 	if b.ptrOn {
 		b.ptrs.init(len(st.Agents) + 16)
 	}
-	b.agents = make(map[string]*agentInfo, mapHint(len(st.Agents), b.yield != nil))
+	b.agents = make(map[string]*agentInfo, mapHint(len(st.Agents), paced))
 	tasks := 0
 	for i := range st.Frameworks {
 		tasks += len(st.Frameworks[i].Tasks)
@@ -560,7 +560,8 @@ func (b *builder) masterRecords(leader string, masters []string) {
 }
 
 // table turns the record sets into the sorted, immutable Table maps. The
-// three types are independent, so they are finished concurrently.
+// three types are independent, so they are finished concurrently, except in
+// a paced build (see below).
 func (b *builder) table() *Table {
 	t := &Table{Domain: b.apex}
 	if b.yield != nil {

@@ -99,7 +99,7 @@ func (r *rrset[V]) addAt(i int32, v V) bool { return r.addAtHint(i, v, 1) }
 // most of it under this project's VM (perf, docs/benchmarks-dns.md). So
 // when the build is paced the hint is bounded, and the map grows by
 // inserts, rehashing one table of at most 1,024 slots at a time with
-// yields in between. That costs build time (BenchmarkBuild100k/paced),
+// yields in between. That costs build time (BenchmarkBuild100kPaced),
 // which a server that answers meanwhile can afford; an unpaced build keeps
 // the full hints.
 func mapHint(n int, paced bool) int {
