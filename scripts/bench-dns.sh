@@ -46,6 +46,9 @@
 #                       and a sender held up by it sends what it owes in a
 #                       burst that queues at the server (measured: the
 #                       steady seconds' p99 0.1 ms instead of 0.1-3 ms)
+#   KTHREADS_OFF_CORE0=1  0 leaves DAMON's kernel thread (kdamond) where it
+#                       is; by default it is kept on core 1 for the run
+#                       and its affinity restored at the end (see below)
 #   PEAK=1              0 skips the peak runs (then set LATENCY_RATE or
 #                       LATENCY_SECS=0)
 #   SIGNPOST_GOMAXPROCS=1  GOMAXPROCS of signpost dns (still on core 0

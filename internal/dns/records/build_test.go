@@ -862,8 +862,9 @@ func checkTable(t testing.TB, st *cluster.MesosState, tb *Table) {
 }
 
 // TestBuildYields: a big build hands the core back every yieldEvery tasks
-// and every finishYieldEvery names while it finishes the record sets (from
-// three goroutines), and the table is the same with or without yielding.
+// and every finishYieldEvery names while it finishes the record sets, and
+// the table is the same with or without yielding (a yielding build also
+// bounds its map hints and finishes in one goroutine).
 func TestBuildYields(t *testing.T) {
 	st := syntheticState(50, 1000)
 	var calls atomic.Int64
